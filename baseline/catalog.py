@@ -1,0 +1,504 @@
+"""The control catalog: every control defined once, as data.
+
+Each control lives in ``baseline/controls/<ID>/control.yaml`` with pass/fail examples beside it in
+``examples/pass/`` and ``examples/fail/`` (checkov-style). Shared pieces (the workload kinds and
+where their pod template is, CEL variables such as ``podSpec``, the CIS benchmark editions) are in
+``baseline/controls/_library.yaml``. Every enforcement point, the CrossGuard pack, the admission
+renderers and the audit of live or exported state, is generated from these definitions.
+
+A target says what a control checks and how:
+
+* ``type: aws:eks/cluster:Cluster``: a cloud resource, by Pulumi type token; the expression sees its
+  properties (camelCase wire names) as ``object``.
+* ``kinds: [Namespace]`` or ``kinds: workloads``: Kubernetes objects, live or as Pulumi
+  ``kubernetes:*`` resources (their inputs are the object). ``workloads`` is the library's list.
+* ``scope: stack``: a whole-stack (or whole-cluster) check, evaluated once per object of ``kinds``
+  with ``namespaceObjects`` (every object in the namespace the object names) beside it.
+* ``cloud: aks`` with ``notApplicable: "..."``: an explicit, reported "not on this cloud, covered by".
+
+Expressions use ``object`` and ``variables.<name>``; ``variables.params`` carries the intent's
+parameters. That is the CEL surface ValidatingAdmissionPolicy, Kyverno's ValidatingPolicy and
+Gatekeeper's K8sNativeValidation share, so the same text runs in all of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = [
+    "CONTROLS_DIR",
+    "AREA_NAMES",
+    "Catalog",
+    "CatalogError",
+    "CisRef",
+    "Control",
+    "Example",
+    "KindRef",
+    "References",
+    "Severity",
+    "Target",
+    "Variable",
+    "load_catalog",
+]
+
+CONTROLS_DIR = Path(__file__).parent / "controls"
+
+Severity = Literal["low", "medium", "high", "critical"]
+SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+AREA_NAMES = {"CL": "cluster", "NS": "namespace", "RB": "rbac", "POD": "workload", "ST": "stack"}
+_ID = re.compile(r"^(CL|NS|RB|POD|ST)-\d{2}$")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_TYPE_TOKEN = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9./-]*:[A-Za-z0-9]+$")
+
+
+class CatalogError(ValueError):
+    """A control definition is malformed. The message names the file and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    expression: str
+
+
+@dataclass(frozen=True, slots=True)
+class KindRef:
+    """A Kubernetes kind, with what admission rules and Pulumi type tokens need."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def pulumi_type(self) -> str:
+        return f"kubernetes:{self.group or 'core'}/{self.version}:{self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One way a control applies: a cloud resource type, Kubernetes kinds, or a stack-wide check."""
+
+    control_id: str
+    index: int
+    expression: str = ""
+    message: str = ""
+    type: str | None = None
+    kinds: tuple[KindRef, ...] = ()
+    cloud: str | None = None
+    scope: Literal["object", "stack"] = "object"
+    variables: tuple[Variable, ...] = ()
+    not_applicable: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.control_id}#{self.index}"
+
+    @property
+    def is_kubernetes(self) -> bool:
+        return bool(self.kinds)
+
+    @property
+    def describes(self) -> str:
+        if self.type:
+            return self.type
+        if self.kinds:
+            names = ",".join(k.kind for k in self.kinds)
+            return f"stack:{names}" if self.scope == "stack" else names
+        return f"{self.cloud}: not applicable"
+
+
+@dataclass(frozen=True, slots=True)
+class CisRef:
+    benchmark: str
+    section: str
+
+    def __str__(self) -> str:
+        return f"{self.benchmark} {self.section}"
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    cis: tuple[CisRef, ...] = ()
+    kubescape: tuple[str, ...] = ()
+    other: tuple[str, ...] = ()
+    best_practice: bool = False
+
+    def frameworks(self) -> list[str]:
+        out = [str(c) for c in self.cis] + list(self.kubescape) + list(self.other)
+        return out or (["best practice (no CIS section)"] if self.best_practice else [])
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    path: Path
+    expect: Literal["pass", "fail", "unknown"]
+    object: Mapping[str, Any]
+    type: str | None
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    id: str
+    slug: str
+    title: str
+    description: str
+    severity: Severity
+    default_mode: Literal["audit", "enforce"]
+    rationale: str
+    remediation: str
+    references: References
+    targets: tuple[Target, ...]
+    directory: Path
+    tags: tuple[str, ...] = ()
+
+    @property
+    def area(self) -> str:
+        return self.id.split("-")[0]
+
+    @property
+    def policy_name(self) -> str:
+        """The kebab-case CrossGuard policy name: ``cl-01-secrets-encryption``."""
+        return f"{self.id.lower()}-{self.slug}"
+
+    @property
+    def exempts_system_namespaces(self) -> bool:
+        """NS and POD controls skip the intent's system namespaces (one shared list)."""
+        return self.area in {"NS", "POD"}
+
+    def applicable_targets(self) -> tuple[Target, ...]:
+        return tuple(t for t in self.targets if t.not_applicable is None)
+
+    def examples(self) -> Iterator[Example]:
+        for expect in ("pass", "fail", "unknown"):
+            folder = self.directory / "examples" / expect
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.glob("*.yaml")):
+                yield _load_example(path, expect)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    controls: tuple[Control, ...]
+    library_variables: Mapping[str, str]
+    kinds: Mapping[str, KindRef]
+    workload_kinds: tuple[str, ...]
+    benchmarks: Mapping[str, str]
+    baseline_version: str = "0.0.0"
+    _by_id: dict[str, Control] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._by_id.update({c.id: c for c in self.controls})
+
+    def ids(self) -> frozenset[str]:
+        return frozenset(self._by_id)
+
+    def __getitem__(self, control_id: str) -> Control:
+        return self._by_id[control_id]
+
+    def __contains__(self, control_id: object) -> bool:
+        return control_id in self._by_id
+
+    def __iter__(self) -> Iterator[Control]:
+        return iter(self.controls)
+
+    def __len__(self) -> int:
+        return len(self.controls)
+
+    def by_policy_name(self, name: str) -> Control | None:
+        for c in self.controls:
+            if c.policy_name == name:
+                return c
+        return None
+
+    def targets(self) -> Iterator[Target]:
+        for c in self.controls:
+            yield from c.applicable_targets()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _require(data: Mapping[str, Any], key: str, where: str, kind: type | tuple[type, ...] = str) -> Any:
+    if key not in data:
+        raise CatalogError(f"{where}: missing '{key}'")
+    value = data[key]
+    if not isinstance(value, kind) or (isinstance(value, str) and not value.strip()):
+        raise CatalogError(f"{where}: '{key}' must be a non-empty {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _check_keys(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise CatalogError(f"{where}: unknown keys {unknown}")
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogError(f"{path}: {exc}") from None
+
+
+def _kind_refs(raw: Any, kinds: Mapping[str, KindRef], workloads: Sequence[str], where: str) -> tuple[KindRef, ...]:
+    names: list[str]
+    if raw == "workloads":
+        names = list(workloads)
+    elif isinstance(raw, list) and raw and all(isinstance(k, str) for k in raw):
+        names = []
+        for k in raw:
+            names.extend(workloads if k == "workloads" else [k])
+    else:
+        raise CatalogError(f"{where}: 'kinds' must be 'workloads' or a list of kind names")
+    missing = [n for n in names if n not in kinds]
+    if missing:
+        raise CatalogError(f"{where}: kinds {missing} are not in the library's kinds table")
+    return tuple(kinds[n] for n in names)
+
+
+def _variables(raw: Any, library: Mapping[str, str], where: str) -> tuple[Variable, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise CatalogError(f"{where}: 'variables' must be a list")
+    out: list[Variable] = []
+    for i, v in enumerate(raw):
+        if isinstance(v, str):
+            if v not in library:
+                raise CatalogError(f"{where}.variables[{i}]: no library variable {v!r}")
+            out.append(Variable(v, library[v]))
+        elif isinstance(v, Mapping):
+            _check_keys(v, {"name", "expression"}, f"{where}.variables[{i}]")
+            out.append(Variable(_require(v, "name", where), _require(v, "expression", where)))
+        else:
+            raise CatalogError(f"{where}.variables[{i}]: a library name or {{name, expression}}")
+    names = [v.name for v in out]
+    if "params" in names:
+        raise CatalogError(f"{where}: 'params' is reserved for the intent's parameters")
+    if len(set(names)) != len(names):
+        raise CatalogError(f"{where}: duplicate variable names {names}")
+    return tuple(out)
+
+
+def _with_dependencies(variables: tuple[Variable, ...], library: Mapping[str, str]) -> tuple[Variable, ...]:
+    """Prepend the library variables that the given ones use, in dependency order."""
+    ordered: list[Variable] = []
+    seen: set[str] = set()
+
+    def visit(var: Variable, stack: tuple[str, ...]) -> None:
+        if var.name in seen:
+            return
+        if var.name in stack:
+            raise CatalogError(f"variable cycle: {' -> '.join((*stack, var.name))}")
+        for dep in re.findall(r"\bvariables\.(\w+)", var.expression):
+            if dep != "params" and dep in library and dep not in {v.name for v in variables if v is not var}:
+                visit(Variable(dep, library[dep]), (*stack, var.name))
+        seen.add(var.name)
+        ordered.append(var)
+
+    for v in variables:
+        visit(v, ())
+    return tuple(ordered)
+
+
+def _load_target(
+    raw: Any,
+    control_id: str,
+    index: int,
+    lib: Mapping[str, Any],
+    kinds: Mapping[str, KindRef],
+    workloads: Sequence[str],
+    where: str,
+) -> Target:
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{where}: each target is a mapping")
+    _check_keys(raw, {"type", "kinds", "cloud", "scope", "variables", "expression", "message", "notApplicable"}, where)
+    if "notApplicable" in raw:
+        cloud = _require(raw, "cloud", where)
+        if cloud not in {"eks", "gke", "aks"}:
+            raise CatalogError(f"{where}: cloud must be eks, gke or aks")
+        return Target(control_id, index, cloud=cloud, not_applicable=_require(raw, "notApplicable", where))
+    has_type, has_kinds = "type" in raw, "kinds" in raw
+    if has_type == has_kinds:
+        raise CatalogError(f"{where}: give exactly one of 'type' (cloud resource) or 'kinds' (Kubernetes)")
+    scope = raw.get("scope", "object")
+    if scope not in {"object", "stack"}:
+        raise CatalogError(f"{where}: scope must be 'object' or 'stack'")
+    type_token = None
+    cloud = raw.get("cloud")
+    if has_type:
+        type_token = _require(raw, "type", where)
+        if not _TYPE_TOKEN.match(type_token):
+            raise CatalogError(f"{where}: {type_token!r} is not a Pulumi type token")
+        if cloud is None:
+            cloud = {"aws": "eks", "gcp": "gke", "azure-native": "aks"}.get(type_token.split(":")[0])
+    library_vars: Mapping[str, str] = lib.get("variables", {})
+    variables = _with_dependencies(_variables(raw.get("variables"), library_vars, where), library_vars)
+    return Target(
+        control_id=control_id,
+        index=index,
+        expression=_require(raw, "expression", where).strip(),
+        message=" ".join(_require(raw, "message", where).split()),
+        type=type_token,
+        kinds=_kind_refs(raw["kinds"], kinds, workloads, where) if has_kinds else (),
+        cloud=cloud,
+        scope=scope,
+        variables=variables,
+    )
+
+
+def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> References:
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{where}: 'references' must be a mapping")
+    _check_keys(raw, {"cis", "kubescape", "other", "bestPractice"}, where)
+    cis: list[CisRef] = []
+    for bench, sections in (raw.get("cis") or {}).items():
+        if bench not in benchmarks:
+            raise CatalogError(f"{where}.cis: unknown benchmark {bench!r}; known: {sorted(benchmarks)}")
+        for s in sections:
+            cis.append(CisRef(bench, str(s)))
+    refs = References(
+        cis=tuple(cis),
+        kubescape=tuple(raw.get("kubescape") or ()),
+        other=tuple(raw.get("other") or ()),
+        best_practice=bool(raw.get("bestPractice", False)),
+    )
+    if not refs.cis and not refs.kubescape and not refs.other and not refs.best_practice:
+        raise CatalogError(f"{where}: give CIS sections, Kubescape ids, or bestPractice: true")
+    return refs
+
+
+def _load_control(path: Path, lib: Mapping[str, Any], kinds: Mapping[str, KindRef], workloads: Sequence[str]) -> Control:
+    raw = _load_yaml(path)
+    where = str(path)
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{where}: a control is a mapping")
+    _check_keys(
+        raw,
+        {"id", "slug", "title", "description", "severity", "defaultMode", "rationale", "remediation",
+         "references", "targets", "tags"},
+        where,
+    )
+    cid = _require(raw, "id", where)
+    if not _ID.match(cid):
+        raise CatalogError(f"{where}: id {cid!r} is not AREA-NN")
+    if path.parent.name != cid:
+        raise CatalogError(f"{where}: the folder must be named after the id {cid}")
+    slug = _require(raw, "slug", where)
+    if not _SLUG.match(slug):
+        raise CatalogError(f"{where}: slug {slug!r} must be kebab-case")
+    severity = _require(raw, "severity", where)
+    if severity not in SEVERITY_ORDER:
+        raise CatalogError(f"{where}: severity must be one of {list(SEVERITY_ORDER)}")
+    mode = _require(raw, "defaultMode", where)
+    if mode not in {"audit", "enforce"}:
+        raise CatalogError(f"{where}: defaultMode must be audit or enforce")
+    targets_raw = _require(raw, "targets", where, list)
+    targets = tuple(
+        _load_target(t, cid, i, lib, kinds, workloads, f"{where}: targets[{i}]") for i, t in enumerate(targets_raw)
+    )
+    description = " ".join(_require(raw, "description", where).split())
+    if not description.endswith("."):
+        raise CatalogError(f"{where}: description is one sentence ending in '.'")
+    return Control(
+        id=cid,
+        slug=slug,
+        title=_require(raw, "title", where),
+        description=description,
+        severity=severity,
+        default_mode=mode,
+        rationale=" ".join(_require(raw, "rationale", where).split()),
+        remediation=" ".join(_require(raw, "remediation", where).split()),
+        references=_references(_require(raw, "references", where, dict), lib.get("benchmarks", {}), where),
+        targets=targets,
+        directory=path.parent,
+        tags=tuple(raw.get("tags") or ()),
+    )
+
+
+def _load_example(path: Path, expect: str) -> Example:
+    raw = _load_yaml(path)
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{path}: an example is a mapping")
+    if "apiVersion" in raw and "kind" in raw:
+        return Example(path, expect, raw, None, {})  # type: ignore[arg-type]
+    _check_keys(raw, {"type", "properties", "params", "description"}, str(path))
+    return Example(
+        path,
+        expect,  # type: ignore[arg-type]
+        _require(raw, "properties", str(path), dict),
+        _require(raw, "type", str(path)),
+        raw.get("params") or {},
+    )
+
+
+def load_catalog(directory: str | Path | None = None) -> Catalog:
+    """Load and check the catalog. The shipped catalog is cached; pass a directory for another."""
+    if directory is None:
+        return _shipped_catalog()
+    return _load_catalog_from(Path(directory))
+
+
+@functools.cache
+def _shipped_catalog() -> Catalog:
+    return _load_catalog_from(CONTROLS_DIR)
+
+
+def _load_catalog_from(directory: Path) -> Catalog:
+    lib_path = directory / "_library.yaml"
+    lib = _load_yaml(lib_path)
+    if not isinstance(lib, Mapping):
+        raise CatalogError(f"{lib_path}: the library is a mapping")
+    _check_keys(lib, {"baselineVersion", "benchmarks", "kinds", "workloadKinds", "variables"}, str(lib_path))
+    kinds = {
+        name: KindRef(
+            group=spec.get("group", ""),
+            version=spec["version"],
+            kind=name,
+            plural=spec["plural"],
+            namespaced=bool(spec["namespaced"]),
+        )
+        for name, spec in (lib.get("kinds") or {}).items()
+    }
+    workloads = tuple(lib.get("workloadKinds") or ())
+    controls = []
+    for path in sorted(directory.glob("*/control.yaml")):
+        controls.append(_load_control(path, lib, kinds, workloads))
+    ids = [c.id for c in controls]
+    if len(set(ids)) != len(ids):
+        raise CatalogError(f"{directory}: duplicate control ids")
+    names = [c.policy_name for c in controls]
+    if len(set(names)) != len(names):
+        raise CatalogError(f"{directory}: duplicate policy names")
+    controls.sort(key=_control_sort_key)
+    return Catalog(
+        controls=tuple(controls),
+        library_variables=dict(lib.get("variables") or {}),
+        kinds=kinds,
+        workload_kinds=workloads,
+        benchmarks=dict(lib.get("benchmarks") or {}),
+        baseline_version=str(_require(lib, "baselineVersion", str(lib_path))),
+    )
+
+
+_AREA_ORDER = {"CL": 0, "NS": 1, "RB": 2, "POD": 3, "ST": 4}
+
+
+def _control_sort_key(c: Control) -> tuple[int, int]:
+    area, num = c.id.split("-")
+    return (_AREA_ORDER[area], int(num))

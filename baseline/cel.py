@@ -1,0 +1,212 @@
+"""CEL compilation and evaluation, and the paths an expression reads.
+
+One runtime (Google's C++ CEL through ``cel-expr-python``) with the extensions Kubernetes also
+enables (strings, optional). Expressions are compiled once; an object is converted once into an
+activation and every compiled expression is evaluated against it.
+
+Preview-unknown values are decided *outside* CEL: :func:`referenced_paths` lists the object paths an
+expression (and the variables it uses) can read; if an unknown value sits on or under one of them,
+the verdict is ``unknown``, never pass or fail. This is conservative: an expression that would have
+short-circuited past the unknown is still reported unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_optional, ext_strings
+
+__all__ = [
+    "CelCompileError",
+    "CompiledCheck",
+    "ROOT_VARIABLES",
+    "UNKNOWN_SENTINELS",
+    "compile_check",
+    "find_unknown_paths",
+    "is_unknown",
+    "new_activation",
+    "referenced_paths",
+]
+
+#: Names an expression may use at top level. The same names the admission engines provide.
+ROOT_VARIABLES = ("object", "oldObject", "variables", "namespaceObjects")
+
+#: The engine's wire sentinels for values that are unknown during preview (pulumi.runtime.rpc).
+UNKNOWN_SENTINELS = frozenset(
+    {
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string / generic
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+    }
+)
+
+Path = tuple[str, ...]
+
+
+class CelCompileError(ValueError):
+    pass
+
+
+_ENV = cel.NewEnv(
+    variables={name: cel.Type.DYN for name in ROOT_VARIABLES},
+    extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional()],
+)
+
+
+def new_activation(data: Mapping[str, Any]) -> Any:
+    """Convert the data once; evaluate many compiled expressions against the result."""
+    return _ENV.Activation(data=data)
+
+
+@dataclass(frozen=True)
+class CompiledCheck:
+    """A target's variables and expression, compiled, with the object paths they read."""
+
+    variables: tuple[tuple[str, Any], ...]
+    program: Any
+    paths: frozenset[Path]
+    reads_namespace_objects: bool
+
+    def run(self, data: dict[str, Any]) -> tuple[bool | None, str | None]:
+        """Evaluate; returns (verdict, error). ``data['variables']`` must hold ``params``.
+
+        Variables are evaluated in order and added to ``variables``, as the admission engines do.
+        """
+        if self.variables:
+            variables = dict(data["variables"])
+            data = {**data, "variables": variables}
+            for name, prog in self.variables:
+                value = prog.eval(data=data)
+                if value.type() == cel.Type.ERROR:
+                    return None, f"variable {name}: {value.value()}"
+                variables[name] = value.plain_value()
+        result = self.program.eval(data=data)
+        return _verdict(result)
+
+    def run_activation(self, activation: Any) -> tuple[bool | None, str | None]:
+        """Evaluate a variable-free check against a prepared activation (the fast path)."""
+        return _verdict(self.program.eval(activation))
+
+
+def _verdict(result: Any) -> tuple[bool | None, str | None]:
+    kind = result.type()
+    if kind == cel.Type.BOOL:
+        return bool(result.value()), None
+    if kind == cel.Type.ERROR:
+        return None, str(result.value())
+    return None, f"expression returned {kind.name()}, not bool"
+
+
+def _compile(expression: str, where: str) -> Any:
+    try:
+        return _ENV.compile(expression)
+    except RuntimeError as exc:
+        raise CelCompileError(f"{where}: {exc}") from None
+
+
+def compile_check(
+    expression: str, variables: Sequence[tuple[str, str]] = (), where: str = "<expression>"
+) -> CompiledCheck:
+    compiled_vars = tuple((name, _compile(expr, f"{where} variable {name}")) for name, expr in variables)
+    program = _compile(expression, where)
+    var_exprs = dict(variables)
+    paths = referenced_paths(expression, var_exprs)
+    reads_ns = "namespaceObjects" in expression or any("namespaceObjects" in e for e in var_exprs.values())
+    return CompiledCheck(compiled_vars, program, paths, reads_ns)
+
+
+# --------------------------------------------------------------------------- referenced paths
+
+_SEGMENT = r"(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*(?:\"[^\"]*\"|'[^']*')\s*\])"
+_CHAIN = re.compile(rf"(?<![\w.])(object|oldObject|variables\.[A-Za-z_][A-Za-z0-9_]*)({_SEGMENT}*)")
+_SEG = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:\"([^\"]*)\"|'([^']*)')\s*\]")
+
+
+def _segments(chain: str) -> list[str]:
+    out = []
+    for m in _SEG.finditer(chain):
+        out.append(m.group(1) if m.group(1) is not None else (m.group(2) if m.group(2) is not None else m.group(3)))
+    return out
+
+
+def referenced_paths(expression: str, variables: Mapping[str, str] | None = None) -> frozenset[Path]:
+    """Object paths (key tuples, list indices dropped) that the expression can read.
+
+    ``variables.X`` is followed into X's own expression; ``variables.params`` is intent data,
+    always known, and reads nothing of the object.
+    """
+    variables = variables or {}
+    out: set[Path] = set()
+    _collect(expression, variables, out, ())
+    return frozenset(out)
+
+
+def _collect(expression: str, variables: Mapping[str, str], out: set[Path], stack: tuple[str, ...]) -> None:
+    for m in _CHAIN.finditer(expression):
+        root, rest = m.group(1), m.group(2)
+        segs = _segments(rest)
+        if segs and expression[m.end() :].lstrip().startswith("("):
+            segs = segs[:-1]  # `.all(`, `.size(`, `.startsWith(`: a method call, not a field
+        if root.startswith("variables."):
+            name = root.split(".", 1)[1]
+            if name == "params" or name in stack:
+                continue
+            if name in variables:
+                # what the variable reads, plus nothing more specific: a conservative superset
+                _collect(variables[name], variables, out, (*stack, name))
+            continue
+        out.add(tuple(segs) if root == "object" else ("<old>", *segs))
+
+
+# --------------------------------------------------------------------------- unknowns
+
+
+def is_unknown(value: Any) -> bool:
+    if isinstance(value, str):
+        return value in UNKNOWN_SENTINELS
+    # pulumi.output.Unknown (mocks in preview) and similar markers, without importing pulumi
+    return type(value).__name__ == "Unknown"
+
+
+def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
+    """Every path (list indices dropped) under which the object holds a preview-unknown value."""
+    found: list[Path] = []
+
+    def walk(value: Any, path: Path, depth: int) -> None:
+        if len(found) >= limit:
+            return
+        if depth > 128:
+            found.append((*path, "<too deep>"))
+            return
+        if is_unknown(value):
+            found.append(path)
+        elif isinstance(value, Mapping):
+            for k, v in value.items():
+                walk(v, (*path, str(k)), depth + 1)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v, path, depth + 1)
+
+    walk(obj, (), 0)
+    return tuple(found)
+
+
+def unknown_hits(unknown: Iterable[Path], referenced: Iterable[Path]) -> list[str]:
+    """The unknown paths that an expression reading ``referenced`` depends on."""
+    hits = []
+    refs = list(referenced)
+    for u in unknown:
+        for r in refs:
+            n = min(len(u), len(r))
+            if u[:n] == r[:n]:
+                hits.append(".".join(u) or "(whole object)")
+                break
+    return hits

@@ -1,0 +1,402 @@
+"""Evaluate objects against the catalog into findings: pass, fail, unknown or excepted.
+
+One evaluator serves every consumer: the CrossGuard pack (resource properties at preview/up), the
+offline plan, and the audit of manifests, state exports and live clusters. Each target's CEL is
+compiled once, when the evaluator is built; each object is converted once and every applicable
+target is evaluated against it.
+
+A value that is unknown at preview, on a path the check reads, yields ``unknown``: never pass, never
+fail. An expression that errors on an object (a field of the wrong type, say) is also ``unknown``,
+with the error as detail, so a malformed object can never pass silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
+from baseline.cel import CompiledCheck, compile_check, find_unknown_paths, new_activation, unknown_hits
+from baseline.exceptions import ActiveException, match_exception
+
+if TYPE_CHECKING:
+    from baseline.intent import Intent
+
+__all__ = [
+    "Evaluator",
+    "Finding",
+    "Status",
+    "Subject",
+    "intent_params",
+]
+
+Status = Literal["pass", "fail", "unknown", "excepted"]
+Mode = Literal["audit", "enforce", "off"]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Something to judge: a cloud resource's properties, or a Kubernetes object.
+
+    ``type`` is the Pulumi type token when the object comes from a Pulumi program or state
+    (``aws:eks/cluster:Cluster``, ``kubernetes:core/v1:Namespace``); plain manifests have none.
+    """
+
+    props: Mapping[str, Any]
+    type: str | None = None
+    name: str | None = None
+    urn: str | None = None
+    cluster: str | None = None
+
+    @property
+    def kube_kind(self) -> tuple[str, str] | None:
+        """(apiGroup, kind) for Kubernetes objects, whatever their source."""
+        api_version, kind = self.props.get("apiVersion"), self.props.get("kind")
+        if isinstance(api_version, str) and isinstance(kind, str):
+            group = api_version.rpartition("/")[0] if "/" in api_version else ""
+            return group, kind
+        if self.type and self.type.startswith("kubernetes:"):
+            _, module, kind = self.type.split(":", 2)
+            group = module.rpartition("/")[0]
+            return ("" if group == "core" else group), kind.removesuffix("Patch")
+        return None
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        md = self.props.get("metadata")
+        return md if isinstance(md, Mapping) else {}
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace the object lives in; for a Namespace, the namespace it is."""
+        kk = self.kube_kind
+        if kk == ("", "Namespace"):
+            name = self.metadata.get("name")
+            return name if isinstance(name, str) else None
+        ns = self.metadata.get("namespace")
+        return ns if isinstance(ns, str) else None
+
+    @property
+    def object_name(self) -> str | None:
+        n = self.metadata.get("name")
+        if isinstance(n, str):
+            return n
+        return self.name
+
+    @property
+    def ref(self) -> str:
+        """A stable, human-readable reference: the URN, else kind/namespace/name."""
+        if self.urn:
+            return self.urn
+        kk = self.kube_kind
+        if kk:
+            ns = self.metadata.get("namespace")
+            prefix = f"{kk[1]}/{ns}/" if isinstance(ns, str) else f"{kk[1]}/"
+            return prefix + str(self.object_name)
+        return f"{self.type}::{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    control_id: str
+    policy_name: str
+    title: str
+    severity: str
+    mode: Mode
+    status: Status
+    subject: str
+    subject_type: str
+    message: str
+    remediation: str
+    cluster: str | None = None
+    namespace: str | None = None
+    exception: ActiveException | None = None
+    unknown: tuple[str, ...] = ()
+    detail: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """A failure of an enforced control: blocks a preview, denies at admission."""
+        return self.status == "fail" and self.mode == "enforce"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "control": self.control_id,
+            "policy": self.policy_name,
+            "title": self.title,
+            "severity": self.severity,
+            "mode": self.mode,
+            "status": self.status,
+            "subject": self.subject,
+            "type": self.subject_type,
+            "message": self.message,
+            "remediation": self.remediation,
+        }
+        if self.cluster:
+            out["cluster"] = self.cluster
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.exception:
+            out["exception"] = self.exception.to_dict()
+        if self.unknown:
+            out["unknown"] = list(self.unknown)
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass
+class _Prepared:
+    target: Target
+    control: Control
+    check: CompiledCheck
+
+
+def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, Any]:
+    """The intent's parameters that controls read as ``variables.params``. Plain JSON data."""
+    catalog = catalog or load_catalog()
+    admins_cloud: list[str] = []
+    admin_subjects: list[str] = []
+    cloud = intent.cluster.cloud
+    for grant in intent.cluster_admins():
+        if grant.aws and cloud == "eks":
+            admins_cloud.append(grant.aws.principal_arn)
+            admin_subjects.append(grant.aws.principal_arn)
+            admin_subjects.extend(grant.aws.kubernetes_groups)
+        if grant.gcp and cloud == "gke":
+            admins_cloud.append(grant.gcp.member)
+            admin_subjects.append(grant.gcp.member.split(":", 1)[1])
+        if grant.azure and cloud == "aks":
+            admins_cloud.append(grant.azure.object_id)
+            admin_subjects.append(grant.azure.object_id)
+    return {
+        "cluster": intent.cluster.name,
+        "cloud": intent.cluster.cloud,
+        "baselineVersion": intent.baseline_version,
+        "minimumBaselineVersion": catalog_minimum(catalog),
+        "clusterAdmins": sorted(set(admins_cloud)),
+        "clusterAdminSubjects": sorted(set(admin_subjects)),
+        "podSecurityVersion": intent.pod_security.version,
+        "allowedRegistries": list(intent.registries.allowed),
+        "metadataCidr": intent.network.metadata_cidr,
+        "eksSupportType": intent.hardening.upgrades.eks_support_type,
+        "namespaceLevels": {ns.name: intent.namespace_level(ns) for ns in intent.namespaces},
+        "defaultPodSecurityLevel": intent.pod_security.level,
+        "apiWorkloads": sorted(f"{w.namespace}/{w.service_account}" for w in intent.workload_identities if w.needs_api),
+        "systemNamespaces": list(intent.system_namespaces),
+    }
+
+
+def catalog_minimum(catalog: Catalog) -> str:
+    return str(catalog.baseline_version)
+
+
+class Evaluator:
+    """Compiled catalog + the intent's params, modes and exceptions."""
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        modes: Mapping[str, Mode] | None = None,
+        exceptions: Sequence[Any] = (),
+        system_namespaces: Iterable[str] = ("kube-system", "kube-public", "kube-node-lease"),
+        today: dt.date | None = None,
+        cluster: str | None = None,
+    ) -> None:
+        self.catalog = catalog or load_catalog()
+        self.params: dict[str, Any] = dict(params or {})
+        self.params.setdefault("minimumBaselineVersion", catalog_minimum(self.catalog))
+        self._modes = dict(modes or {})
+        self.today = today or dt.date.today()
+        self.exceptions = list(exceptions)
+        self.system_namespaces = frozenset(system_namespaces)
+        self.cluster = cluster
+        self._by_type: dict[str, list[_Prepared]] = defaultdict(list)
+        self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
+        self._stack: list[_Prepared] = []
+        for control in self.catalog:
+            if self.mode(control) == "off":
+                continue
+            for target in control.applicable_targets():
+                check = compile_check(
+                    target.expression,
+                    [(v.name, v.expression) for v in target.variables],
+                    where=f"{control.id} target {target.index}",
+                )
+                prepared = _Prepared(target, control, check)
+                if target.scope == "stack":
+                    self._stack.append(prepared)
+                elif target.type:
+                    self._by_type[target.type].append(prepared)
+                else:
+                    for k in target.kinds:
+                        self._by_kind[(k.group, k.kind)].append(prepared)
+
+    @classmethod
+    def for_intent(
+        cls,
+        intent: Intent,
+        catalog: Catalog | None = None,
+        *,
+        today: dt.date | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Evaluator:
+        catalog = catalog or load_catalog()
+        merged = intent_params(intent, catalog)
+        merged.update(params or {})
+        return cls(
+            catalog,
+            params=merged,
+            modes={c.id: intent.mode_for(c.id, c.default_mode) for c in catalog},
+            exceptions=intent.exceptions,
+            system_namespaces=intent.system_namespaces,
+            today=today,
+            cluster=intent.cluster.name,
+        )
+
+    def mode(self, control: Control) -> Mode:
+        return self._modes.get(control.id, control.default_mode)
+
+    # ------------------------------------------------------------------ per object
+
+    def targets_for(self, subject: Subject) -> list[_Prepared]:
+        out: list[_Prepared] = []
+        if subject.type and subject.type in self._by_type:
+            out.extend(self._by_type[subject.type])
+        kk = subject.kube_kind
+        if kk is not None and kk in self._by_kind:
+            out.extend(self._by_kind[kk])
+        return out
+
+    def evaluate(self, subject: Subject) -> list[Finding]:
+        """Findings of every object-scoped target that applies to the subject."""
+        prepared = [p for p in self.targets_for(subject) if not self._exempt_system(p.control, subject)]
+        if not prepared:
+            return []
+        return self._run(subject, prepared, extra={})
+
+    def evaluate_all(self, subjects: Iterable[Subject]) -> list[Finding]:
+        """Object-scoped findings of every subject, then the stack-scoped (whole-set) checks."""
+        subjects = list(subjects)
+        findings: list[Finding] = []
+        for s in subjects:
+            findings.extend(self.evaluate(s))
+        findings.extend(self.evaluate_stack(subjects))
+        return findings
+
+    def evaluate_stack(self, subjects: Sequence[Subject]) -> list[Finding]:
+        if not self._stack:
+            return []
+        by_namespace: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for s in subjects:
+            if s.kube_kind and s.kube_kind != ("", "Namespace"):
+                ns = s.metadata.get("namespace")
+                if isinstance(ns, str):
+                    by_namespace[ns].append(s.props)
+        findings: list[Finding] = []
+        for s in subjects:
+            kk = s.kube_kind
+            if kk is None:
+                continue
+            prepared = [
+                p
+                for p in self._stack
+                if any((k.group, k.kind) == kk for k in p.target.kinds) and not self._exempt_system(p.control, s)
+            ]
+            if prepared:
+                related = by_namespace.get(s.object_name or "", [])
+                findings.extend(self._run(s, prepared, extra={"namespaceObjects": related}))
+        return findings
+
+    # ------------------------------------------------------------------ internals
+
+    def _exempt_system(self, control: Control, subject: Subject) -> bool:
+        if not control.exempts_system_namespaces or subject.kube_kind is None:
+            return False
+        return subject.namespace in self.system_namespaces
+
+    def _run(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[Finding]:
+        unknown_paths = find_unknown_paths(subject.props)
+        data: dict[str, Any] = {"object": subject.props, "variables": {"params": self.params}, **extra}
+        findings = []
+        activation = None
+        for p in prepared:
+            hits = unknown_hits(unknown_paths, p.check.paths) if unknown_paths else []
+            if hits:
+                findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
+                continue
+            try:
+                if p.check.variables:
+                    verdict, error = p.check.run(data)
+                else:
+                    if activation is None:
+                        activation = new_activation(data)
+                    verdict, error = p.check.run_activation(activation)
+            except Exception as exc:  # the runtime refused the object (e.g. an unsupported value type)
+                verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
+            if verdict is None:
+                findings.append(self._finding(subject, p, "unknown", detail=error))
+            else:
+                findings.append(self._finding(subject, p, "pass" if verdict else "fail"))
+        return findings
+
+    def _finding(
+        self,
+        subject: Subject,
+        p: _Prepared,
+        status: Status,
+        unknown: tuple[str, ...] = (),
+        detail: str | None = None,
+    ) -> Finding:
+        exception = None
+        if status != "pass":
+            exception = match_exception(self.exceptions, p.control.id, subject, self.today)
+            if exception is not None:
+                status = "excepted"
+        if status == "unknown":
+            message = (
+                f"cannot decide {p.control.id} yet: "
+                + (f"{', '.join(unknown)} unknown until apply" if unknown else f"evaluation error: {detail}")
+            )
+        else:
+            message = p.target.message
+        return Finding(
+            control_id=p.control.id,
+            policy_name=p.control.policy_name,
+            title=p.control.title,
+            severity=p.control.severity,
+            mode=self.mode(p.control),
+            status=status,
+            subject=subject.ref,
+            subject_type=subject.type or "/".join(filter(None, subject.kube_kind or ())),
+            message=message,
+            remediation=p.control.remediation,
+            cluster=subject.cluster or self.cluster,
+            namespace=subject.namespace,
+            exception=exception,
+            unknown=unknown,
+            detail=detail,
+        )
+
+
+def worst(findings: Iterable[Finding]) -> str | None:
+    """The highest severity among failing findings, or None."""
+    sev = [f.severity for f in findings if f.status == "fail"]
+    return max(sev, key=lambda s: SEVERITY_ORDER[s]) if sev else None
+
+
+@dataclass
+class Summary:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, findings: Iterable[Finding]) -> Summary:
+        s = cls()
+        for f in findings:
+            s.counts[f.status] = s.counts.get(f.status, 0) + 1
+        return s

@@ -1,0 +1,100 @@
+"""Exceptions: owned, reasoned, expiring exemptions from one control, matched the same way everywhere.
+
+An exception exempts an object when its control matches, it has not expired (``expires`` is the
+last day it holds), and its scope covers the object: the whole cluster, one namespace, or an object
+name glob (optionally within a namespace). An expired exception exempts nothing; ST-02 reports it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from baseline.evaluator import Subject
+    from baseline.intent import ExceptionIntent
+
+__all__ = ["ActiveException", "describe_scope", "is_expired", "match_exception", "scope_covers"]
+
+
+class _Scoped(Protocol):
+    @property
+    def namespace(self) -> str | None: ...
+
+    @property
+    def object_name(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveException:
+    """The exception that turned a failure into ``excepted``: whose it is and until when."""
+
+    control: str
+    owner: str
+    reason: str
+    expires: dt.date
+    scope: str
+    ticket: str | None = None
+
+    def days_left(self, today: dt.date) -> int:
+        return (self.expires - today).days
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "control": self.control,
+            "owner": self.owner,
+            "reason": self.reason,
+            "expires": self.expires.isoformat(),
+            "scope": self.scope,
+        }
+        if self.ticket:
+            out["ticket"] = self.ticket
+        return out
+
+
+def is_expired(exc: ExceptionIntent, today: dt.date) -> bool:
+    return exc.expires < today
+
+
+def describe_scope(exc: ExceptionIntent) -> str:
+    s = exc.scope
+    if s.cluster:
+        return "cluster"
+    parts = []
+    if s.namespace:
+        parts.append(f"namespace={s.namespace}")
+    if s.object_name:
+        parts.append(f"name={s.object_name}")
+    return ",".join(parts)
+
+
+def scope_covers(exc: ExceptionIntent, subject: _Scoped) -> bool:
+    s = exc.scope
+    if s.cluster:
+        return True
+    if s.namespace is not None and subject.namespace != s.namespace:
+        return False
+    if s.object_name is not None:
+        name = subject.object_name
+        return name is not None and fnmatch.fnmatchcase(name, s.object_name)
+    return True
+
+
+def match_exception(
+    exceptions: Iterable[ExceptionIntent], control_id: str, subject: Subject, today: dt.date
+) -> ActiveException | None:
+    for exc in exceptions:
+        if exc.control != control_id or is_expired(exc, today) or not scope_covers(exc, subject):
+            continue
+        return ActiveException(
+            control=exc.control,
+            owner=exc.owner,
+            reason=exc.reason,
+            expires=exc.expires,
+            scope=describe_scope(exc),
+            ticket=exc.ticket,
+        )
+    return None
