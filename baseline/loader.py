@@ -201,7 +201,10 @@ def load_intent(path: str | Path, known_controls: Iterable[str] | None = None) -
 
 
 def intent_from_config(
-    config: Mapping[str, Any], base_dir: str | Path = ".", source: str = "stack config"
+    config: Mapping[str, Any],
+    base_dir: str | Path = ".",
+    source: str = "stack config",
+    known_controls: Iterable[str] | None = None,
 ) -> Intent:
     """Build the intent from a stack's config values (keys without the ``fleet-baseline:`` prefix).
 
@@ -237,7 +240,7 @@ def intent_from_config(
                 merged[key] = value
     if not merged:
         raise IntentError(source, [(f"{CONFIG_NAMESPACE}:intent", "set 'intent' or 'intentFile'")])
-    return intent_from_mapping(merged, source)
+    return intent_from_mapping(merged, source, known_controls)
 
 
 def _read_text(path: Path) -> str:

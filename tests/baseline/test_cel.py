@@ -1,0 +1,105 @@
+"""The CEL layer: compilation, verdicts, the paths an expression reads, unknown detection."""
+
+from __future__ import annotations
+
+import pytest
+
+from baseline.cel import (
+    UNKNOWN_SENTINELS,
+    CelCompileError,
+    compile_check,
+    find_unknown_paths,
+    is_unknown,
+    referenced_paths,
+    unknown_hits,
+)
+
+
+def test_sentinels_are_the_engines() -> None:
+    from pulumi.runtime import rpc
+
+    sdk = {getattr(rpc, n) for n in dir(rpc) if n.startswith("UNKNOWN") and isinstance(getattr(rpc, n), str)}
+    sdk.discard("")
+    assert sdk <= UNKNOWN_SENTINELS
+    from pulumi_policy import proxy
+
+    policy_sdk = {getattr(proxy, n) for n in dir(proxy) if n.startswith("UNKNOWN_") and n.endswith("_VALUE")}
+    assert policy_sdk == UNKNOWN_SENTINELS
+
+
+def test_compile_error_names_the_place() -> None:
+    with pytest.raises(CelCompileError, match="CL-99 target 0"):
+        compile_check("object.a ==", where="CL-99 target 0")
+
+
+def test_verdicts_and_errors() -> None:
+    check = compile_check("object.a.b == 1")
+    params = {"variables": {"params": {}}}
+    assert check.run({"object": {"a": {"b": 1}}, **params}) == (True, None)
+    assert check.run({"object": {"a": {"b": 2}}, **params}) == (False, None)
+    verdict, error = check.run({"object": {"a": {}}, **params})
+    assert verdict is None and error and "b" in error
+    not_bool = compile_check("object.a")
+    verdict, error = not_bool.run({"object": {"a": "x"}, **params})
+    assert verdict is None and "not bool" in (error or "")
+
+
+def test_variables_are_evaluated_in_order_and_visible() -> None:
+    check = compile_check(
+        "variables.doubled == 4 && variables.params.k == 'v'",
+        [("base", "object.n"), ("doubled", "variables.base * 2")],
+    )
+    assert check.run({"object": {"n": 2}, "variables": {"params": {"k": "v"}}}) == (True, None)
+    verdict, error = check.run({"object": {}, "variables": {"params": {"k": "v"}}})
+    assert verdict is None and error and error.startswith("variable base")
+
+
+def test_referenced_paths_follow_fields_and_stop_at_methods() -> None:
+    expr = (
+        "has(object.spec.hostPID) && object.spec.containers.all(c, c.image.startsWith('r/')) && "
+        "object.metadata.labels['pod-security.kubernetes.io/enforce'] == 'restricted' && "
+        "variables.params.x == 1"
+    )
+    assert referenced_paths(expr) == {
+        ("spec", "hostPID"),
+        ("spec", "containers"),
+        ("metadata", "labels", "pod-security.kubernetes.io/enforce"),
+    }
+
+
+def test_referenced_paths_through_variables() -> None:
+    paths = referenced_paths(
+        "variables.cs.all(c, c.x)",
+        {"cs": "variables.spec.containers", "spec": "object.kind == 'Pod' ? object.spec : object.spec.template.spec"},
+    )
+    assert paths == {("kind",), ("spec",), ("spec", "template", "spec")}
+
+
+def test_unknown_detection() -> None:
+    u = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    obj = {"name": "c", "vpcConfig": {"endpointPublicAccess": u}, "tags": {"a": "b"}, "list": [{"x": u}]}
+    found = find_unknown_paths(obj)
+    assert set(found) == {("vpcConfig", "endpointPublicAccess"), ("list", "x")}
+    assert unknown_hits(found, [("vpcConfig", "endpointPublicAccess")]) == ["vpcConfig.endpointPublicAccess"]
+    assert unknown_hits(found, [("vpcConfig",)]) == ["vpcConfig.endpointPublicAccess"]  # under a read path
+    assert unknown_hits(found, [("tags",)]) == []  # an unknown elsewhere does not matter
+    whole = find_unknown_paths({"vpcConfig": "dd056dcd-154b-4c76-9bd3-c8f88648b5ff"})
+    assert unknown_hits(whole, [("vpcConfig", "endpointPublicAccess")]) == ["vpcConfig"]  # above a read path
+
+
+def test_is_unknown_recognises_the_sdk_marker() -> None:
+    from pulumi.output import Unknown
+
+    assert is_unknown(Unknown())
+    assert not is_unknown("plain")
+
+
+def test_find_unknown_paths_is_bounded_on_deep_nesting() -> None:
+    deep: dict[str, object] = {}
+    cur = deep
+    for _ in range(1000):
+        nxt: dict[str, object] = {}
+        cur["a"] = nxt
+        cur = nxt
+    found = find_unknown_paths(deep)
+    assert found and found[0][-1] == "<too deep>"
