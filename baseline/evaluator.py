@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
 from baseline.cel import CompiledCheck, compile_check, find_unknown_paths, new_activation, unknown_hits
-from baseline.exceptions import ActiveException, match_exception
+from baseline.exceptions import EXCEPTION_TYPE, ActiveException, exception_record, match_exception
 
 if TYPE_CHECKING:
     from baseline.intent import Intent
@@ -213,6 +213,7 @@ class Evaluator:
         self.params.setdefault("minimumBaselineVersion", catalog_minimum(self.catalog))
         self._modes = dict(modes or {})
         self.today = today or dt.date.today()
+        self.params.setdefault("today", self.today.isoformat())
         self.exceptions = list(exceptions)
         self.system_namespaces = frozenset(system_namespaces)
         self.cluster = cluster
@@ -258,6 +259,13 @@ class Evaluator:
             today=today,
             cluster=intent.cluster.name,
         )
+
+    def exception_subjects(self) -> list[Subject]:
+        """The intent's exceptions as records (``fleet-baseline:policy:Exception``) for ST-02."""
+        return [
+            Subject(exception_record(e), type=EXCEPTION_TYPE, name=f"{e.control.lower()}-{i}", cluster=self.cluster)
+            for i, e in enumerate(self.exceptions)
+        ]
 
     def mode(self, control: Control) -> Mode:
         return self._modes.get(control.id, control.default_mode)

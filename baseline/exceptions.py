@@ -17,7 +17,19 @@ if TYPE_CHECKING:
     from baseline.evaluator import Subject
     from baseline.intent import ExceptionIntent
 
-__all__ = ["ActiveException", "describe_scope", "is_expired", "match_exception", "scope_covers"]
+__all__ = [
+    "EXCEPTION_TYPE",
+    "ActiveException",
+    "describe_scope",
+    "exception_record",
+    "is_expired",
+    "match_exception",
+    "scope_covers",
+]
+
+#: Type token of an exception's record: the stack registers one per exception, so exceptions are in
+#: the stack's state (an audit trail as a by-product) and ST-02 judges them like any other resource.
+EXCEPTION_TYPE = "fleet-baseline:policy:Exception"
 
 
 class _Scoped(Protocol):
@@ -98,3 +110,24 @@ def match_exception(
             ticket=exc.ticket,
         )
     return None
+
+
+def exception_record(exc: ExceptionIntent) -> dict[str, Any]:
+    """The exception as plain data (wire names), as recorded in state and judged by ST-02."""
+    scope: dict[str, Any] = {}
+    if exc.scope.cluster:
+        scope["cluster"] = True
+    if exc.scope.namespace:
+        scope["namespace"] = exc.scope.namespace
+    if exc.scope.object_name:
+        scope["objectName"] = exc.scope.object_name
+    record: dict[str, Any] = {
+        "control": exc.control,
+        "scope": scope,
+        "owner": exc.owner,
+        "reason": exc.reason,
+        "expires": exc.expires.isoformat(),
+    }
+    if exc.ticket:
+        record["ticket"] = exc.ticket
+    return record
