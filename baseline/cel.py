@@ -74,6 +74,7 @@ class CompiledCheck:
     program: Any
     paths: frozenset[Path]
     reads_namespace_objects: bool
+    variable_sources: tuple[tuple[str, str], ...] = ()
 
     def run(self, data: dict[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate; returns (verdict, error). ``data['variables']`` must hold ``params``.
@@ -120,7 +121,7 @@ def compile_check(
     var_exprs = dict(variables)
     paths = referenced_paths(expression, var_exprs)
     reads_ns = "namespaceObjects" in expression or any("namespaceObjects" in e for e in var_exprs.values())
-    return CompiledCheck(compiled_vars, program, paths, reads_ns)
+    return CompiledCheck(compiled_vars, program, paths, reads_ns, tuple(variables))
 
 
 # --------------------------------------------------------------------------- referenced paths

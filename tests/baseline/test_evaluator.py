@@ -222,3 +222,11 @@ def test_findings_serialise(catalog) -> None:  # type: ignore[no-untyped-def]
     assert d["control"] == "POD-50" and d["status"] == "fail" and d["cluster"] == "prod"
     assert d["subject"] == "Deployment/shop/web" and d["namespace"] == "shop"
     assert d["policy"] == "pod-50-no-host-pid"
+
+
+def test_values_the_runtime_cannot_take_are_unknown(catalog) -> None:  # type: ignore[no-untyped-def]
+    weird = deployment("shop")
+    weird.props["spec"]["template"]["spec"]["hostPID"] = object()  # type: ignore[index]
+    findings = Evaluator(catalog).evaluate(weird)
+    assert statuses(findings, "POD-50") == ["unknown"]
+    assert "Non-CEL value" in (findings[0].detail or "")
