@@ -12,6 +12,7 @@ short-circuited past the unknown is still reported unknown.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,32 +69,25 @@ def new_activation(data: Mapping[str, Any]) -> Any:
 
 @dataclass(frozen=True)
 class CompiledCheck:
-    """A target's variables and expression, compiled, with the object paths they read."""
+    """A target's expression with its variables inlined, compiled once, and the paths it reads.
 
-    variables: tuple[tuple[str, Any], ...]
+    CEL variables are pure and lazily evaluated, so substituting ``variables.X`` by ``(X's
+    expression)`` is the same program; it lets one activation per object serve every target with no
+    round-trips of intermediate values. The admission renderers emit the variables as they are.
+    """
+
     program: Any
     paths: frozenset[Path]
     reads_namespace_objects: bool
     variable_sources: tuple[tuple[str, str], ...] = ()
+    inlined: str = ""
 
-    def run(self, data: dict[str, Any]) -> tuple[bool | None, str | None]:
-        """Evaluate; returns (verdict, error). ``data['variables']`` must hold ``params``.
-
-        Variables are evaluated in order and added to ``variables``, as the admission engines do.
-        """
-        if self.variables:
-            variables = dict(data["variables"])
-            data = {**data, "variables": variables}
-            for name, prog in self.variables:
-                value = prog.eval(data=data)
-                if value.type() == cel.Type.ERROR:
-                    return None, f"variable {name}: {value.value()}"
-                variables[name] = value.plain_value()
-        result = self.program.eval(data=data)
-        return _verdict(result)
+    def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
+        """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
+        return self.run_activation(new_activation(data))
 
     def run_activation(self, activation: Any) -> tuple[bool | None, str | None]:
-        """Evaluate a variable-free check against a prepared activation (the fast path)."""
+        """Evaluate against a prepared activation: one per object serves every target."""
         return _verdict(self.program.eval(activation))
 
 
@@ -113,15 +107,32 @@ def _compile(expression: str, where: str) -> Any:
         raise CelCompileError(f"{where}: {exc}") from None
 
 
+def inline_variables(expression: str, variables: Sequence[tuple[str, str]]) -> str:
+    """Substitute each ``variables.NAME`` by its (already inlined) expression, in order."""
+    done: dict[str, str] = {}
+    for name, source in variables:
+        done[name] = _substitute(source, done)
+    return _substitute(expression, done)
+
+
+def _substitute(text: str, inlined: Mapping[str, str]) -> str:
+    for name, source in inlined.items():
+        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", lambda _m, s=source: f"({s})", text)
+    return text
+
+
 def compile_check(
     expression: str, variables: Sequence[tuple[str, str]] = (), where: str = "<expression>"
 ) -> CompiledCheck:
-    compiled_vars = tuple((name, _compile(expr, f"{where} variable {name}")) for name, expr in variables)
-    program = _compile(expression, where)
+    for name, source in variables:  # each variable must compile on its own, as the engines compile it
+        _compile(inline_variables(f"variables.{name}", variables), f"{where} variable {name}")
+        del source
+    inlined = inline_variables(expression, variables)
+    program = _compile(inlined, where)
     var_exprs = dict(variables)
     paths = referenced_paths(expression, var_exprs)
-    reads_ns = "namespaceObjects" in expression or any("namespaceObjects" in e for e in var_exprs.values())
-    return CompiledCheck(compiled_vars, program, paths, reads_ns, tuple(variables))
+    reads_ns = "namespaceObjects" in inlined
+    return CompiledCheck(program, paths, reads_ns, tuple(variables), inlined)
 
 
 # --------------------------------------------------------------------------- referenced paths
@@ -177,8 +188,26 @@ def is_unknown(value: Any) -> bool:
     return type(value).__name__ == "Unknown"
 
 
+_MARKER = "\x00fleet-baseline-unknown\x00"
+
+
+def _json_default(value: Any) -> str:
+    return _MARKER if is_unknown(value) else repr(value)
+
+
+def _may_hold_unknown(obj: Any) -> bool:
+    """A C-speed pre-scan: almost no object holds an unknown, so most skip the Python walk."""
+    try:
+        text = json.dumps(obj, default=_json_default, check_circular=False)
+    except (ValueError, TypeError, RecursionError):
+        return True
+    return _MARKER in text or any(s in text for s in UNKNOWN_SENTINELS)
+
+
 def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
     """Every path (list indices dropped) under which the object holds a preview-unknown value."""
+    if not _may_hold_unknown(obj):
+        return ()
     found: list[Path] = []
 
     def walk(value: Any, path: Path, depth: int) -> None:

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
-from cel_expr_python import cel
-
 from baseline.cel import CompiledCheck, compile_check, find_unknown_paths, new_activation, unknown_hits
 from baseline.exceptions import EXCEPTION_TYPE, ActiveException, exception_record, match_exception
 
@@ -332,35 +330,6 @@ class Evaluator:
 
     def _run(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[Finding]:
         unknown_paths = find_unknown_paths(subject.props)
-        base: dict[str, Any] = {"object": subject.props, **extra}
-        # Variables shared by several targets (podSpec, containers) are evaluated once per object,
-        # then every target runs against one activation. A name bound to two different expressions
-        # on the same object falls back to the target's own, separate evaluation.
-        values: dict[str, Any] = {"params": self.params}
-        bound: dict[str, str] = {}
-        failed: dict[str, str] = {}
-        clash: set[str] = set()
-        for p in prepared:
-            for (name, source), (_, program) in zip(p.check.variable_sources, p.check.variables, strict=True):
-                if name in bound:
-                    if bound[name] != source:
-                        clash.add(name)
-                    continue
-                bound[name] = source
-                if failed:
-                    deps = [d for d in failed if f"variables.{d}" in source]
-                    if deps:
-                        failed[name] = failed[deps[0]]
-                        continue
-                try:
-                    result = program.eval(data={**base, "variables": values})
-                except Exception as exc:  # a value the runtime cannot take (bytes, objects)
-                    failed[name] = f"variable {name}: could not evaluate: {type(exc).__name__}: {exc}"
-                    continue
-                if result.type() == cel.Type.ERROR:
-                    failed[name] = f"variable {name}: {result.value()}"
-                else:
-                    values[name] = result.plain_value()
         activation = None
         findings = []
         for p in prepared:
@@ -368,16 +337,12 @@ class Evaluator:
             if hits:
                 findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
                 continue
-            names = [n for n, _ in p.check.variable_sources]
             try:
-                if any(n in clash for n in names):
-                    verdict, error = p.check.run({**base, "variables": {"params": self.params}})
-                elif any(n in failed for n in names):
-                    verdict, error = None, next(failed[n] for n in names if n in failed)
-                else:
-                    if activation is None:
-                        activation = new_activation({**base, "variables": values})
-                    verdict, error = p.check.run_activation(activation)
+                if activation is None:
+                    activation = new_activation(
+                        {"object": subject.props, "variables": {"params": self.params}, **extra}
+                    )
+                verdict, error = p.check.run_activation(activation)
             except Exception as exc:  # the runtime refused the object (e.g. an unsupported value type)
                 verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
             if verdict is None:

@@ -51,7 +51,22 @@ def test_variables_are_evaluated_in_order_and_visible() -> None:
     )
     assert check.run({"object": {"n": 2}, "variables": {"params": {"k": "v"}}}) == (True, None)
     verdict, error = check.run({"object": {}, "variables": {"params": {"k": "v"}}})
-    assert verdict is None and error and error.startswith("variable base")
+    assert verdict is None and error and "n" in error
+
+
+def test_inlining_respects_identifier_boundaries() -> None:
+    from baseline.cel import inline_variables
+
+    text = inline_variables(
+        "variables.spec2.x && variables.spec.y && variables.params.z",
+        [("spec", "object.spec"), ("spec2", "variables.spec.template")],
+    )
+    assert text == "((object.spec).template).x && (object.spec).y && variables.params.z"
+
+
+def test_each_variable_must_compile_on_its_own() -> None:
+    with pytest.raises(CelCompileError, match="variable broken"):
+        compile_check("true", [("broken", "object.a ==")], where="X")
 
 
 def test_referenced_paths_follow_fields_and_stop_at_methods() -> None:

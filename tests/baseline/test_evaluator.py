@@ -139,7 +139,7 @@ def test_malformed_objects_never_pass(catalog) -> None:  # type: ignore[no-untyp
     broken.props["spec"]["template"] = "not-a-template"  # type: ignore[index]
     findings = ev.evaluate(broken)
     assert statuses(findings, "POD-50") == ["unknown"]
-    assert findings[0].detail and "podSpec" in findings[0].detail
+    assert findings[0].detail and "SELECT" in findings[0].detail
 
 
 def test_workload_kinds_and_pulumi_kubernetes_types(catalog) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,1 @@
+"""Benchmarks: commands that report figures. Not tests; nothing here asserts a time."""
