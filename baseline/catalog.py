@@ -33,8 +33,8 @@ from typing import Any, Literal
 import yaml
 
 __all__ = [
-    "CONTROLS_DIR",
     "AREA_NAMES",
+    "CONTROLS_DIR",
     "Catalog",
     "CatalogError",
     "CisRef",
@@ -383,15 +383,28 @@ def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> Referenc
     return refs
 
 
-def _load_control(path: Path, lib: Mapping[str, Any], kinds: Mapping[str, KindRef], workloads: Sequence[str]) -> Control:
+def _load_control(
+    path: Path, lib: Mapping[str, Any], kinds: Mapping[str, KindRef], workloads: Sequence[str]
+) -> Control:
     raw = _load_yaml(path)
     where = str(path)
     if not isinstance(raw, Mapping):
         raise CatalogError(f"{where}: a control is a mapping")
     _check_keys(
         raw,
-        {"id", "slug", "title", "description", "severity", "defaultMode", "rationale", "remediation",
-         "references", "targets", "tags"},
+        {
+            "id",
+            "slug",
+            "title",
+            "description",
+            "severity",
+            "defaultMode",
+            "rationale",
+            "remediation",
+            "references",
+            "targets",
+            "tags",
+        },
         where,
     )
     cid = _require(raw, "id", where)

@@ -22,10 +22,10 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_optional, ext_strings
 
 __all__ = [
-    "CelCompileError",
-    "CompiledCheck",
     "ROOT_VARIABLES",
     "UNKNOWN_SENTINELS",
+    "CelCompileError",
+    "CompiledCheck",
     "compile_check",
     "find_unknown_paths",
     "is_unknown",

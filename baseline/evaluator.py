@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
 from baseline.cel import CompiledCheck, compile_check, find_unknown_paths, new_activation, unknown_hits
-from baseline.exceptions import EXCEPTION_TYPE, ActiveException, exception_record, match_exception
+from baseline.exceptions import (
+    EXCEPTION_TYPE,
+    ActiveException,
+    exception_names,
+    exception_record,
+    match_exception,
+)
 
 if TYPE_CHECKING:
     from baseline.intent import Intent
@@ -263,8 +269,8 @@ class Evaluator:
     def exception_subjects(self) -> list[Subject]:
         """The intent's exceptions as records (``fleet-baseline:policy:Exception``) for ST-02."""
         return [
-            Subject(exception_record(e), type=EXCEPTION_TYPE, name=f"{e.control.lower()}-{i}", cluster=self.cluster)
-            for i, e in enumerate(self.exceptions)
+            Subject(exception_record(e), type=EXCEPTION_TYPE, name=name, cluster=self.cluster)
+            for name, e in zip(exception_names(self.exceptions), self.exceptions, strict=True)
         ]
 
     def mode(self, control: Control) -> Mode:
@@ -365,9 +371,8 @@ class Evaluator:
             if exception is not None:
                 status = "excepted"
         if status == "unknown":
-            message = (
-                f"cannot decide {p.control.id} yet: "
-                + (f"{', '.join(unknown)} unknown until apply" if unknown else f"evaluation error: {detail}")
+            message = f"cannot decide {p.control.id} yet: " + (
+                f"{', '.join(unknown)} unknown until apply" if unknown else f"evaluation error: {detail}"
             )
         else:
             message = p.target.message

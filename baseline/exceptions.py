@@ -21,6 +21,7 @@ __all__ = [
     "EXCEPTION_TYPE",
     "ActiveException",
     "describe_scope",
+    "exception_names",
     "exception_record",
     "is_expired",
     "match_exception",
@@ -131,3 +132,14 @@ def exception_record(exc: ExceptionIntent) -> dict[str, Any]:
     if exc.ticket:
         record["ticket"] = exc.ticket
     return record
+
+
+def exception_names(exceptions: Iterable[ExceptionIntent]) -> list[str]:
+    """Stable record names: control id and a running number per control (``ns-01-0``)."""
+    seen: dict[str, int] = {}
+    names = []
+    for exc in exceptions:
+        n = seen.get(exc.control, 0)
+        seen[exc.control] = n + 1
+        names.append(f"{exc.control.lower()}-{n}")
+    return names

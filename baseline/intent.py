@@ -29,8 +29,9 @@ __all__ = [
     "AwsAuthMapping",
     "AwsPrincipal",
     "AzurePrincipal",
-    "ClusterIntent",
+    "AzureWorkloadGrant",
     "Cloud",
+    "ClusterIntent",
     "EgressRule",
     "EksCluster",
     "EksWorkloadGrant",
@@ -38,6 +39,7 @@ __all__ = [
     "ExceptionIntent",
     "ExceptionScope",
     "GcpPrincipal",
+    "GcpWorkloadGrant",
     "GkeCluster",
     "Hardening",
     "Intent",
@@ -56,8 +58,6 @@ __all__ = [
     "Upgrades",
     "Wave",
     "WorkloadIdentity",
-    "AzureWorkloadGrant",
-    "GcpWorkloadGrant",
 ]
 
 Cloud = Literal["eks", "gke", "aks"]
@@ -324,8 +324,8 @@ class EksWorkloadGrant(_Model):
 
 class GcpWorkloadGrant(_Model):
     service_account_id: Annotated[str, Field(pattern=r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")]
-    roles: list[Annotated[str, Field(pattern=r"^(roles|projects/[^/]+/roles|organizations/\d+/roles)/.+$")]] = (
-        Field(default_factory=list)
+    roles: list[Annotated[str, Field(pattern=r"^(roles|projects/[^/]+/roles|organizations/\d+/roles)/.+$")]] = Field(
+        default_factory=list
     )
 
 

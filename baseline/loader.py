@@ -58,16 +58,17 @@ class IntentError(ValueError):
         super().__init__("\n".join(lines))
 
 
+# pydantic puts the tags of union members and validators in ``loc``; they are not field names
+_LOC_TAG_PREFIXES = ("function-", "literal[")
+_LOC_TAGS = frozenset({"str", "int", "NamespaceScope"})
+
+
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"str", "NamespaceScope", "literal['cluster']", "function-after[_cidr(), str]"}:
-            continue
-        elif part.startswith(("function-", "literal[")):
-            continue
-        else:
+        elif part not in _LOC_TAGS and not part.startswith(_LOC_TAG_PREFIXES):
             out += f".{part}" if out else part
     return out
 
@@ -168,9 +169,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
         if key in mapping:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
 
@@ -180,7 +179,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 def _parse_yaml(text: str, source: str) -> Any:
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise IntentError(source, [("", f"not valid YAML: {exc}")]) from None
 

@@ -14,15 +14,37 @@ from typing import Any
 __all__ = ["objects"]
 
 _WORKLOAD_WEIGHTS = [
-    ("Deployment", 22), ("ReplicaSet", 18), ("Pod", 30), ("StatefulSet", 5), ("DaemonSet", 3), ("Job", 4),
-    ("CronJob", 3), ("ServiceAccount", 5), ("ConfigMap", 4), ("Role", 2), ("RoleBinding", 2),
-    ("ClusterRole", 0.5), ("ClusterRoleBinding", 0.5), ("NetworkPolicy", 2), ("Namespace", 1),
+    ("Deployment", 22),
+    ("ReplicaSet", 18),
+    ("Pod", 30),
+    ("StatefulSet", 5),
+    ("DaemonSet", 3),
+    ("Job", 4),
+    ("CronJob", 3),
+    ("ServiceAccount", 5),
+    ("ConfigMap", 4),
+    ("Role", 2),
+    ("RoleBinding", 2),
+    ("ClusterRole", 0.5),
+    ("ClusterRoleBinding", 0.5),
+    ("NetworkPolicy", 2),
+    ("Namespace", 1),
 ]
 _API = {
-    "Deployment": "apps/v1", "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
-    "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1", "ServiceAccount": "v1", "ConfigMap": "v1",
-    "Namespace": "v1", "NetworkPolicy": "networking.k8s.io/v1", "Role": "rbac.authorization.k8s.io/v1",
-    "RoleBinding": "rbac.authorization.k8s.io/v1", "ClusterRole": "rbac.authorization.k8s.io/v1",
+    "Deployment": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "Pod": "v1",
+    "ServiceAccount": "v1",
+    "ConfigMap": "v1",
+    "Namespace": "v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "ClusterRole": "rbac.authorization.k8s.io/v1",
     "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
 }
 
@@ -43,8 +65,11 @@ def _container(rng: random.Random, i: int) -> dict[str, Any]:
     c: dict[str, Any] = {
         "name": f"c{i}",
         "image": rng.choice(
-            ["registry.example.com/shop/web:1.4.2", "111122223333.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:"
-             + "a" * 64, "docker.io/library/nginx:latest"]
+            [
+                "registry.example.com/shop/web:1.4.2",
+                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:" + "a" * 64,
+                "docker.io/library/nginx:latest",
+            ]
         ),
         "securityContext": sc,
         "ports": [{"containerPort": 8080 + i}],
@@ -61,7 +86,11 @@ def _pod_spec(rng: random.Random) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "serviceAccountName": "default",
         "automountServiceAccountToken": rng.random() < 0.2,
-        "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 10001,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
         "containers": [_container(rng, i) for i in range(rng.choice([1, 1, 1, 2, 3]))],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
     }
@@ -92,8 +121,13 @@ def _other(kind: str, name: str, ns: str, rng: random.Random) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "namespace": ns}
     obj: dict[str, Any] = {"apiVersion": _API[kind], "kind": kind, "metadata": meta}
     if kind == "Namespace":
-        obj["metadata"] = {"name": ns, "labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                                  "fleet-baseline.io/owner": "team-" + ns}}
+        obj["metadata"] = {
+            "name": ns,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "fleet-baseline.io/owner": "team-" + ns,
+            },
+        }
     elif kind == "ServiceAccount":
         obj["automountServiceAccountToken"] = rng.random() < 0.5
     elif kind == "ConfigMap":
@@ -103,13 +137,21 @@ def _other(kind: str, name: str, ns: str, rng: random.Random) -> dict[str, Any]:
     elif kind in {"Role", "ClusterRole"}:
         if kind == "ClusterRole":
             del meta["namespace"]
-        obj["rules"] = [{"apiGroups": [""], "resources": rng.choice([["pods"], ["secrets"], ["*"]]),
-                         "verbs": rng.choice([["get", "list"], ["*"]])}]
+        obj["rules"] = [
+            {
+                "apiGroups": [""],
+                "resources": rng.choice([["pods"], ["secrets"], ["*"]]),
+                "verbs": rng.choice([["get", "list"], ["*"]]),
+            }
+        ]
     else:
         if kind == "ClusterRoleBinding":
             del meta["namespace"]
-        obj["roleRef"] = {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                          "name": rng.choice(["view", "edit", "cluster-admin"])}
+        obj["roleRef"] = {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": rng.choice(["view", "edit", "cluster-admin"]),
+        }
         obj["subjects"] = [{"kind": rng.choice(["Group", "ServiceAccount"]), "name": "team", "namespace": ns}]
     return obj
 

@@ -35,8 +35,10 @@ def main() -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"controls: {len(catalog)}  targets compiled in {t1 - t0:.2f}s")
     print(f"objects: {len(subjects)}  generated in {t2 - t1:.2f}s")
-    print(f"evaluations: {len(findings)}  in {t3 - t2:.2f}s  = {len(findings) / (t3 - t2):,.0f}/s"
-          f"  ({len(subjects) / (t3 - t2):,.0f} objects/s)")
+    print(
+        f"evaluations: {len(findings)}  in {t3 - t2:.2f}s  = {len(findings) / (t3 - t2):,.0f}/s"
+        f"  ({len(subjects) / (t3 - t2):,.0f} objects/s)"
+    )
     print(f"verdicts: {dict(sorted(by_status.items()))}")
     print(f"peak RSS: {rss:.0f} MiB")
 
