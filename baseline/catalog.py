@@ -188,7 +188,7 @@ class Control:
             if not folder.is_dir():
                 continue
             for path in sorted(folder.glob("*.yaml")):
-                yield _load_example(path, expect)  # type: ignore[arg-type]
+                yield _load_example(path, expect)
 
 
 @dataclass(frozen=True)

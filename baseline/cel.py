@@ -117,7 +117,8 @@ def inline_variables(expression: str, variables: Sequence[tuple[str, str]]) -> s
 
 def _substitute(text: str, inlined: Mapping[str, str]) -> str:
     for name, source in inlined.items():
-        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", lambda _m, s=source: f"({s})", text)
+        replacement = f"({source})"
+        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", lambda _m: replacement, text)
     return text
 
 

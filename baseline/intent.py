@@ -218,12 +218,14 @@ class SecretsEncryption(_Model):
     key_vault_resource_id: NonEmpty | None = None
 
 
+LogType = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+_ALL_LOG_TYPES: tuple[LogType, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
 class AuditLogging(_Model):
     enabled: bool = True
     retention_days: int = Field(default=365, ge=1, le=3653)
-    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = Field(
-        default_factory=lambda: ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-    )
+    log_types: list[LogType] = Field(default_factory=lambda: list(_ALL_LOG_TYPES))
 
 
 class AwsAuthMapping(_Model):
