@@ -220,4 +220,3 @@ def test_example_params_override_known_keys_only() -> None:
     for control in CATALOG:
         for example in control.examples():
             assert set(example.params) <= KNOWN_PARAMS, example.path
-
