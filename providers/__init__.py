@@ -1,0 +1,10 @@
+"""Cloud components: the intent as resources on EKS (GKE and AKS to come), plus the in-cluster baseline.
+
+Each module pairs pure translation functions (intent -> resource arguments, tested without mocks)
+with a thin ``pulumi.ComponentResource`` that only wires them. Nothing here reads config or the
+environment; providers are passed in explicitly.
+"""
+
+from providers.incluster import InClusterBaseline, baseline_objects
+
+__all__ = ["InClusterBaseline", "baseline_objects"]
