@@ -370,8 +370,13 @@ def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> Referenc
     for bench, sections in (raw.get("cis") or {}).items():
         if bench not in benchmarks:
             raise CatalogError(f"{where}.cis: unknown benchmark {bench!r}; known: {sorted(benchmarks)}")
-        for s in sections:
-            cis.append(CisRef(bench, str(s)))
+        if not isinstance(sections, list):
+            raise CatalogError(f"{where}.cis.{bench}: a list of section ids, e.g. [\"5.3.1\"]")
+        for sec in sections:
+            # an unquoted 4.10 is the float 4.1 in YAML: sections must be quoted strings
+            if not isinstance(sec, str) or not re.fullmatch(r"\d+(\.\d+)*(\.x)?", sec):
+                raise CatalogError(f"{where}.cis.{bench}: section {sec!r} must be a quoted string like \"4.1.10\"")
+            cis.append(CisRef(bench, sec))
     refs = References(
         cis=tuple(cis),
         kubescape=tuple(raw.get("kubescape") or ()),

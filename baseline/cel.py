@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 #: Names an expression may use at top level. The same names the admission engines provide.
-ROOT_VARIABLES = ("object", "oldObject", "variables", "namespaceObjects")
+ROOT_VARIABLES = ("object", "oldObject", "variables", "namespaceObjects", "stackResources")
 
 #: The engine's wire sentinels for values that are unknown during preview (pulumi.runtime.rpc).
 UNKNOWN_SENTINELS = frozenset(
@@ -78,9 +78,10 @@ class CompiledCheck:
 
     program: Any
     paths: frozenset[Path]
-    reads_namespace_objects: bool
+    reads_related: bool
     variable_sources: tuple[tuple[str, str], ...] = ()
     inlined: str = ""
+    field_names: frozenset[str] = frozenset()
 
     def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
@@ -132,8 +133,8 @@ def compile_check(
     program = _compile(inlined, where)
     var_exprs = dict(variables)
     paths = referenced_paths(expression, var_exprs)
-    reads_ns = "namespaceObjects" in inlined
-    return CompiledCheck(program, paths, reads_ns, tuple(variables), inlined)
+    reads_related = "namespaceObjects" in inlined or "stackResources" in inlined
+    return CompiledCheck(program, paths, reads_related, tuple(variables), inlined, field_names(inlined))
 
 
 # --------------------------------------------------------------------------- referenced paths
@@ -180,6 +181,32 @@ def _collect(expression: str, variables: Mapping[str, str], out: set[Path], stac
 
 
 # --------------------------------------------------------------------------- unknowns
+
+
+_FIELD_NAME = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()|\[\s*(?:\"([^\"]*)\"|'([^']*)')\s*\]")
+
+
+def field_names(expression: str) -> frozenset[str]:
+    """Every field name an expression selects anywhere (``.name``, ``['name']``), methods excluded.
+
+    For objects reached through a collection (``namespaceObjects.exists(o, o.spec...)``) the exact
+    path is not known statically; an unknown under a field the expression never names cannot
+    change its verdict, one under a named field can.
+    """
+    out = set()
+    for m in _FIELD_NAME.finditer(expression):
+        out.add(m.group(1) or m.group(2) or m.group(3) or "")
+    return frozenset(out)
+
+
+def related_unknown_hits(related: Iterable[Any], names: frozenset[str]) -> list[str]:
+    """Unknown paths in related objects that lie under a field the expression names."""
+    hits = []
+    for obj in related:
+        for path in find_unknown_paths(obj):
+            if not path or any(key in names for key in path):
+                hits.append(".".join(path) or "(whole object)")
+    return hits
 
 
 def is_unknown(value: Any) -> bool:

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
-from baseline.cel import CompiledCheck, compile_check, find_unknown_paths, new_activation, unknown_hits
+from baseline.cel import (
+    CompiledCheck,
+    compile_check,
+    find_unknown_paths,
+    new_activation,
+    related_unknown_hits,
+    unknown_hits,
+)
 from baseline.exceptions import (
     EXCEPTION_TYPE,
     ActiveException,
@@ -304,6 +311,12 @@ class Evaluator:
         return findings
 
     def evaluate_stack(self, subjects: Sequence[Subject]) -> list[Finding]:
+        """Whole-set checks: per Namespace with the objects in it, per cloud resource with the stack's.
+
+        A Kubernetes stack-scope target sees ``namespaceObjects`` (every object in the namespace the
+        Namespace names); a cloud stack-scope target sees ``stackResources`` (every subject as
+        ``{type, name, props}``): "this cluster has an OIDC provider or the Pod Identity agent".
+        """
         if not self._stack:
             return []
         by_namespace: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -312,19 +325,27 @@ class Evaluator:
                 ns = s.metadata.get("namespace")
                 if isinstance(ns, str):
                     by_namespace[ns].append(s.props)
+        stack_resources: list[dict[str, Any]] | None = None
         findings: list[Finding] = []
         for s in subjects:
             kk = s.kube_kind
-            if kk is None:
-                continue
             prepared = [
                 p
                 for p in self._stack
-                if any((k.group, k.kind) == kk for k in p.target.kinds) and not self._exempt_system(p.control, s)
+                if (
+                    (p.target.type is not None and p.target.type == s.type)
+                    or (kk is not None and any((k.group, k.kind) == kk for k in p.target.kinds))
+                )
+                and not self._exempt_system(p.control, s)
             ]
-            if prepared:
-                related = by_namespace.get(s.object_name or "", [])
-                findings.extend(self._run(s, prepared, extra={"namespaceObjects": related}))
+            if not prepared:
+                continue
+            extra: dict[str, Any] = {"namespaceObjects": by_namespace.get(s.object_name or "", [])}
+            if any(p.target.type for p in prepared):
+                if stack_resources is None:
+                    stack_resources = [{"type": r.type or "", "name": r.name or "", "props": r.props} for r in subjects]
+                extra["stackResources"] = stack_resources
+            findings.extend(self._run(s, prepared, extra=extra))
         return findings
 
     # ------------------------------------------------------------------ internals
@@ -340,6 +361,9 @@ class Evaluator:
         findings = []
         for p in prepared:
             hits = unknown_hits(unknown_paths, p.check.paths) if unknown_paths else []
+            if p.check.reads_related and extra:
+                related = [*extra.get("namespaceObjects", ()), *(r["props"] for r in extra.get("stackResources", ()))]
+                hits += related_unknown_hits(related, p.check.field_names)
             if hits:
                 findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
                 continue

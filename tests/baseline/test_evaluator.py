@@ -230,3 +230,71 @@ def test_values_the_runtime_cannot_take_are_unknown(catalog) -> None:  # type: i
     findings = Evaluator(catalog).evaluate(weird)
     assert statuses(findings, "POD-50") == ["unknown"]
     assert "Non-CEL value" in (findings[0].detail or "")
+
+
+STACK_CONTROLS = {
+    "CL-60": """
+id: CL-60
+slug: identity-available
+title: Workload identity available
+description: The cluster has a workload identity mechanism.
+severity: high
+defaultMode: enforce
+rationale: r
+remediation: Add one.
+references: {bestPractice: true}
+targets:
+  - type: aws:eks/cluster:Cluster
+    scope: stack
+    expression: >-
+      stackResources.exists(r, r.type == 'aws:eks/addon:Addon' && r.props.addonName == 'eks-pod-identity-agent')
+    message: No identity.
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def stack_catalog(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("stack-catalog")
+    shutil.copy(CONTROLS_DIR / "_library.yaml", root / "_library.yaml")
+    for cid, text in {**CONTROLS, **STACK_CONTROLS}.items():
+        (root / cid).mkdir()
+        (root / cid / "control.yaml").write_text(text)
+    return load_catalog(root)
+
+
+def test_cloud_stack_scope_sees_the_stack(stack_catalog) -> None:  # type: ignore[no-untyped-def]
+    cluster = Subject({"name": "c"}, type="aws:eks/cluster:Cluster", name="c")
+    addon = Subject({"addonName": "eks-pod-identity-agent", "clusterName": U}, type="aws:eks/addon:Addon", name="a")
+    other = Subject({"addonName": "coredns"}, type="aws:eks/addon:Addon", name="b")
+    ev = Evaluator(stack_catalog)
+    # the unknown clusterName is a field the check never names: still decidable
+    assert statuses(ev.evaluate_stack([cluster, addon]), "CL-60") == ["pass"]
+    assert statuses(ev.evaluate_stack([cluster, other]), "CL-60") == ["fail"]
+    # an unknown addon name could be the agent: unknown, not fail
+    maybe = Subject({"addonName": U}, type="aws:eks/addon:Addon", name="m")
+    found = [f for f in ev.evaluate_stack([cluster, maybe]) if f.control_id == "CL-60"]
+    assert [f.status for f in found] == ["unknown"] and found[0].unknown == ("addonName",)
+
+
+def test_unknowns_in_namespace_objects_make_stack_checks_unknown(catalog) -> None:  # type: ignore[no-untyped-def]
+    policy = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+              "metadata": {"name": "default-deny", "namespace": "shop"},
+              "spec": {"podSelector": U, "policyTypes": ["Ingress", "Egress"]}}
+    findings = Evaluator(catalog).evaluate_all([ns("shop"), Subject(policy)])
+    assert [f.status for f in findings if f.control_id == "NS-51"] == ["unknown"]
+
+
+def test_cis_sections_must_be_quoted_lists(tmp_path: Path) -> None:
+    from baseline.catalog import CatalogError
+
+    for bad, fragment in (('"5.3.1"', "a list of section ids"), ("[4.10]", "must be a quoted string")):
+        root = tmp_path / bad.strip('[]"').replace(".", "_")
+        (root / "CL-70").mkdir(parents=True)
+        shutil.copy(CONTROLS_DIR / "_library.yaml", root / "_library.yaml")
+        text = CONTROLS["CL-50"].replace("CL-50", "CL-70").replace(
+            "references: {bestPractice: true}", f"references: {{cis: {{eks: {bad}}}}}"
+        )
+        (root / "CL-70" / "control.yaml").write_text(text)
+        with pytest.raises(CatalogError, match=fragment):
+            load_catalog(root)
