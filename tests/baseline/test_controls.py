@@ -118,7 +118,11 @@ def _cases() -> Iterator[Any]:
 def _subjects(example: Example) -> list[Subject]:
     obj = example.object
     if obj.get("apiVersion") == "v1" and obj.get("kind") == "List":
-        return [Subject(item) for item in obj.get("items", [])]
+        # items are Kubernetes objects, or cloud resources as {type, properties}
+        return [
+            Subject(item["properties"], type=item["type"], name=f"r{i}") if "type" in item else Subject(item)
+            for i, item in enumerate(obj.get("items", []))
+        ]
     return [Subject(obj, type=example.type)]
 
 
