@@ -5,6 +5,7 @@ with a thin ``pulumi.ComponentResource`` that only wires them. Nothing here read
 environment; providers are passed in explicitly.
 """
 
+from providers.eks import EksCluster
 from providers.incluster import InClusterBaseline, baseline_objects
 
-__all__ = ["InClusterBaseline", "baseline_objects"]
+__all__ = ["EksCluster", "InClusterBaseline", "baseline_objects"]

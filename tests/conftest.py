@@ -31,6 +31,7 @@ STACKS_DIR = REPO_ROOT / "stacks"
 ACCOUNT_ID = "111122223333"
 REGION = "eu-west-1"
 OIDC_ISSUER = "https://oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+KMS_KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 FAKE_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n").decode()
 
 
@@ -87,7 +88,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, preview: bool = False) -> None:
         self.preview = preview
         self.registrations: list[Registration] = []
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.calls: list[tuple[str, dict[str, Any], str]] = []
+        #: Outputs each component registered (``register_outputs``), by URN; secret ones listed apart.
+        self.component_outputs: dict[str, dict[str, Any]] = {}
+        self.secret_outputs: dict[str, frozenset[str]] = {}
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ the Mocks API
@@ -101,7 +105,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         with self._lock:
-            self.calls.append((args.token, dict(args.args)))
+            self.calls.append((args.token, dict(args.args), args.provider))
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": ACCOUNT_ID,
@@ -138,6 +142,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         )
         with self._lock:
             self.registrations.append(reg)
+
+    def record_outputs(self, request: Any) -> None:
+        raw = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        with self._lock:
+            self.component_outputs[request.urn] = _unwrap(raw)
+            self.secret_outputs[request.urn] = frozenset(k for k, v in raw.items() if _contains_secret(v))
 
     # ------------------------------------------------------------------ queries for tests
 
@@ -182,9 +192,9 @@ def _extra_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         host = str(inputs.get("url", "")).removeprefix("https://")
         return {"arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}"}
     if typ == "aws:kms/key:Key":
-        return {"arn": f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab", "keyId": "1234"}
+        return {"arn": KMS_KEY_ARN, "keyId": KMS_KEY_ARN.rsplit("/", 1)[-1]}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
-        return {"id": "lt-0123456789abcdef0", "latestVersion": 1}
+        return {"latestVersion": 1}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}"}
     return {}
@@ -202,6 +212,10 @@ class _RecordingMonitor(MockMonitor):
         if request.type != "pulumi:pulumi:Stack":
             self.recorder.record(request, response.urn)
         return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # the gRPC method name
+        self.recorder.record_outputs(request)
+        return super().RegisterResourceOutputs(request)
 
 
 def _install(preview: bool) -> Iterator[RecordingMocks]:

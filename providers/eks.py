@@ -1,0 +1,744 @@
+"""EKS: the intent as an EKS cluster, its identities and nodes, then the in-cluster baseline.
+
+Every argument set is a pure function of the intent (``*_args``, ``access_entries``, the trust
+policies), tested without mocks. :class:`EksCluster` only wires them together, adding the values
+that only exist once another resource does (ARNs, the cluster's OIDC issuer).
+
+Security settings are literals from the intent, so a policy can decide them at preview:
+``accessConfig``, ``vpcConfig`` endpoint flags and CIDRs, ``enabledClusterLogTypes``,
+``upgradePolicy``, the launch template's ``metadataOptions`` and volume encryption, the vpc-cni
+``configurationValues``, the access policy ARNs and scopes, the stamp tag. The exceptions are values
+AWS assigns: a key ARN created in the same stack and the OIDC issuer inside IRSA trust policies.
+
+An insecure but valid intent (public endpoint to 0.0.0.0/0, no secrets encryption, CONFIG_MAP
+authentication mapping someone to ``system:masters``) is translated faithfully: blocking it is the
+controls' job, with the control's own message.
+
+Decisions:
+
+* **Cluster name** is ``cluster.name`` from the intent (not auto-named): the control-plane log group
+  ``/aws/eks/NAME/cluster`` must exist, with the intent's retention, *before* the cluster does.
+* **Access entries need an authentication mode that has them.** EKS refuses access entries on a
+  CONFIG_MAP cluster, so none are registered there; the component warns, naming the grants not
+  provisioned. Moving the intent to API_AND_CONFIG_MAP (the mode only moves forward) provisions them.
+* **aws-auth** is EKS-only, so it is rendered here (:func:`aws_auth_config_map`), not in the
+  in-cluster baseline: only in CONFIG_MAP / API_AND_CONFIG_MAP mode with ``awsAuth`` entries. The
+  ConfigMap exists once a managed node group does, so it is a server-side-apply patch that takes
+  ``mapRoles`` over; the node role mapping is kept first so nodes still join. The node role has an
+  explicit name so its ARN, and with it the whole ``mapRoles``, is known at preview and RB-06 can
+  judge it there.
+* **Workload identity** is always available: the OIDC provider (IRSA) and the
+  eks-pod-identity-agent addon exist whether or not a workload uses them yet (CL-05). IRSA service
+  accounts get ``eks.amazonaws.com/role-arn`` through the in-cluster baseline, which creates the
+  workload service accounts.
+* **The Kubernetes provider** depends on the access policy associations: with
+  ``bootstrapClusterCreatorAdminPermissions`` off, the identity running Pulumi reaches the cluster
+  only through a grant in the intent, so that grant must exist before any Kubernetes call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_aws import cloudwatch, ec2, get_caller_identity_output, iam, kms
+from pulumi_aws import eks as aws_eks
+
+from baseline.intent import EksCluster as EksLocation
+from baseline.intent import Intent, NodePool, WorkloadIdentity
+from providers.incluster import (
+    BASELINE_VERSION_LABEL,
+    PATCH_FORCE_ANNOTATION,
+    InClusterBaseline,
+    Manifest,
+    kubernetes_resource,
+)
+
+__all__ = [
+    "ACCESS_POLICIES",
+    "POD_IDENTITY_PRINCIPAL",
+    "STS_AUDIENCE",
+    "TYPE_TOKEN",
+    "AccessGrantArgs",
+    "EksCluster",
+    "access_entries",
+    "access_policy_arn",
+    "aws_auth_config_map",
+    "aws_auth_map_roles",
+    "cluster_args",
+    "cluster_role_args",
+    "cluster_role_policy_arns",
+    "irsa_trust_policy",
+    "kms_key_args",
+    "kubeconfig",
+    "launch_template_args",
+    "log_group_args",
+    "log_group_name",
+    "node_group_args",
+    "node_role_args",
+    "node_role_name",
+    "node_role_policy_arns",
+    "oidc_provider_args",
+    "pod_identity_addon_args",
+    "pod_identity_association_args",
+    "pod_identity_trust_policy",
+    "resource_tags",
+    "unprovisioned_access",
+    "uses_aws_auth",
+    "vpc_cni_addon_args",
+    "workload_role_args",
+]
+
+#: Pulumi type token of the component.
+TYPE_TOKEN = "fleet-baseline:eks:Cluster"
+
+#: EKS access policy per intent role. AmazonEKSClusterAdminPolicy is cluster scope only (the
+#: intent model already refuses a namespaced cluster-admin).
+ACCESS_POLICIES: dict[str, str] = {
+    "cluster-admin": "AmazonEKSClusterAdminPolicy",
+    "admin": "AmazonEKSAdminPolicy",
+    "edit": "AmazonEKSEditPolicy",
+    "view": "AmazonEKSViewPolicy",
+}
+STS_AUDIENCE = "sts.amazonaws.com"
+POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+_IAM_VERSION = "2012-10-17"
+_NODE_MAPPING_USERNAME = "system:node:{{EC2PrivateDNSName}}"
+_NODE_MAPPING_GROUPS = ["system:bootstrappers", "system:nodes"]
+_ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023 EKS AMIs, the managed node group default
+_IAM_NAME_MAX = 64
+
+
+# --------------------------------------------------------------------------- pure translation
+
+
+def _location(intent: Intent) -> EksLocation:
+    if intent.cluster.eks is None:  # the intent model guarantees it for cloud "eks"
+        raise ValueError(f"cluster {intent.cluster.name!r} is not an EKS cluster (cloud {intent.cluster.cloud!r})")
+    return intent.cluster.eks
+
+
+def _partition(intent: Intent) -> str:
+    return _location(intent).partition
+
+
+def _managed_policy(intent: Intent, name: str) -> str:
+    return f"arn:{_partition(intent)}:iam::aws:policy/{name}"
+
+
+def _regional(intent: Intent) -> dict[str, str]:
+    """Pin regional resources to the intent's region, whatever the provider's default region is."""
+    return {"region": _location(intent).region}
+
+
+def resource_tags(intent: Intent) -> dict[str, str]:
+    """The intent's tags plus the baseline's own, which the intent cannot override (ST-01 reads the stamp)."""
+    return {
+        **intent.cluster.tags,
+        "fleet-baseline.io/cluster": intent.cluster.name,
+        "fleet-baseline.io/owner": intent.cluster.owner,
+        BASELINE_VERSION_LABEL: intent.baseline_version,
+    }
+
+
+def _service_trust(service: str, actions: list[str]) -> dict[str, Any]:
+    return {
+        "Version": _IAM_VERSION,
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}],
+    }
+
+
+def cluster_role_args(intent: Intent) -> dict[str, Any]:
+    """The IAM role the EKS control plane assumes."""
+    return {
+        "assume_role_policy": _service_trust("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+        "description": f"EKS control plane of {intent.cluster.name}",
+        "tags": resource_tags(intent),
+    }
+
+
+def cluster_role_policy_arns(intent: Intent) -> list[str]:
+    return [_managed_policy(intent, "AmazonEKSClusterPolicy")]
+
+
+def kms_key_args(intent: Intent) -> dict[str, Any] | None:
+    """A dedicated, rotating key for Secrets, or ``None`` when the intent gives one or wants none."""
+    enc = intent.hardening.secrets_encryption
+    if not enc.enabled or enc.kms_key is not None:
+        return None
+    return {
+        "description": f"Envelope encryption of Kubernetes Secrets in {intent.cluster.name}",
+        "enable_key_rotation": True,
+        "deletion_window_in_days": 30,
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+
+
+def log_group_name(intent: Intent) -> str:
+    """The name EKS writes control-plane logs to; pre-creating it is how retention is owned."""
+    return f"/aws/eks/{intent.cluster.name}/cluster"
+
+
+def log_group_args(intent: Intent) -> dict[str, Any] | None:
+    if not intent.hardening.audit_logging.enabled:
+        return None
+    return {
+        "name": log_group_name(intent),
+        "retention_in_days": intent.hardening.audit_logging.retention_days,
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+
+
+def _vpc_config(intent: Intent) -> dict[str, Any]:
+    loc, endpoint = _location(intent), intent.hardening.endpoint
+    vpc: dict[str, Any] = {
+        "subnet_ids": list(loc.subnet_ids),
+        "endpoint_private_access": endpoint.private,
+        "endpoint_public_access": endpoint.public,
+    }
+    if loc.security_group_ids:
+        vpc["security_group_ids"] = list(loc.security_group_ids)
+    if endpoint.public:
+        # EKS opens a public endpoint to 0.0.0.0/0 when no CIDR is given: spell that out so the
+        # control reads a literal instead of knowing the API's default.
+        vpc["public_access_cidrs"] = list(endpoint.public_cidrs) or ["0.0.0.0/0"]
+    return vpc
+
+
+def cluster_args(
+    intent: Intent, role_arn: pulumi.Input[str], key_arn: pulumi.Input[str] | None = None
+) -> dict[str, Any]:
+    """Arguments of ``aws.eks.Cluster``. ``key_arn`` is the Secrets key when encryption is on."""
+    hardening = intent.hardening
+    args: dict[str, Any] = {
+        "name": intent.cluster.name,
+        "role_arn": role_arn,
+        "access_config": {
+            "authentication_mode": hardening.authentication.eks_mode,
+            "bootstrap_cluster_creator_admin_permissions": hardening.authentication.bootstrap_creator_admin,
+        },
+        "vpc_config": _vpc_config(intent),
+        "enabled_cluster_log_types": list(hardening.audit_logging.log_types) if hardening.audit_logging.enabled else [],
+        "upgrade_policy": {"support_type": hardening.upgrades.eks_support_type},
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+    if intent.cluster.kubernetes_version:
+        args["version"] = intent.cluster.kubernetes_version
+    if hardening.secrets_encryption.enabled:
+        key = key_arn if key_arn is not None else hardening.secrets_encryption.kms_key
+        if key is None:
+            raise ValueError("secrets encryption is on but no key ARN was given and the intent names none")
+        args["encryption_config"] = {"provider": {"key_arn": key}, "resources": ["secrets"]}
+    return args
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrantArgs:
+    """One intent access grant as an EKS access entry plus its policy association (no cluster name)."""
+
+    name: str
+    entry: dict[str, Any]
+    association: dict[str, Any]
+
+
+def access_policy_arn(intent: Intent, role: str) -> str:
+    return f"arn:{_partition(intent)}:eks::aws:cluster-access-policy/{ACCESS_POLICIES[role]}"
+
+
+def access_entries(intent: Intent) -> list[AccessGrantArgs]:
+    """Access entry + policy association per intent grant; none on a CONFIG_MAP cluster (EKS refuses them)."""
+    if intent.hardening.authentication.eks_mode == "CONFIG_MAP":
+        return []
+    out: list[AccessGrantArgs] = []
+    for grant in intent.access:
+        if grant.aws is None:  # the intent model requires it on an EKS cluster
+            raise ValueError(f"access grant {grant.name!r} has no aws principal")
+        entry: dict[str, Any] = {
+            "principal_arn": grant.aws.principal_arn,
+            "type": "STANDARD",
+            "tags": resource_tags(intent),
+            **_regional(intent),
+        }
+        if grant.aws.kubernetes_groups:
+            entry["kubernetes_groups"] = list(grant.aws.kubernetes_groups)
+        scope: dict[str, Any] = (
+            {"type": "cluster"}
+            if grant.scope == "cluster"
+            else {"type": "namespace", "namespaces": list(grant.scope.namespaces)}
+        )
+        association = {
+            "principal_arn": grant.aws.principal_arn,
+            "policy_arn": access_policy_arn(intent, grant.role),
+            "access_scope": scope,
+            **_regional(intent),
+        }
+        out.append(AccessGrantArgs(grant.name, entry, association))
+    return out
+
+
+def unprovisioned_access(intent: Intent) -> list[str]:
+    """Grants the cluster's authentication mode cannot carry (CONFIG_MAP has no access entries)."""
+    if intent.hardening.authentication.eks_mode != "CONFIG_MAP":
+        return []
+    return [g.name for g in intent.access]
+
+
+def oidc_provider_args(intent: Intent, issuer: pulumi.Input[str]) -> dict[str, Any]:
+    """IAM OIDC provider for IRSA, trusting the cluster's issuer for the STS audience only."""
+    return {"url": issuer, "client_id_lists": [STS_AUDIENCE], "tags": resource_tags(intent)}
+
+
+def irsa_trust_policy(issuer: str, provider_arn: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Trust for exactly one service account (CL-09): StringEquals on both ``sub`` and ``aud``.
+
+    IAM condition keys name the issuer without its scheme.
+    """
+    host = issuer.removeprefix("https://")
+    return {
+        "Version": _IAM_VERSION,
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        f"{host}:aud": STS_AUDIENCE,
+                    }
+                },
+            }
+        ],
+    }
+
+
+def pod_identity_trust_policy() -> dict[str, Any]:
+    """Trust for EKS Pod Identity; the association, not the trust, names the service account."""
+    return _service_trust(POD_IDENTITY_PRINCIPAL, ["sts:AssumeRole", "sts:TagSession"])
+
+
+def workload_role_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
+    """The workload role without its trust policy (which may need the cluster's issuer)."""
+    mechanism = wi.aws.mechanism if wi.aws else "pod-identity"
+    return {
+        "description": f"{mechanism} role of {wi.namespace}/{wi.service_account} in {intent.cluster.name}",
+        "tags": resource_tags(intent),
+    }
+
+
+def pod_identity_addon_args(intent: Intent) -> dict[str, Any]:
+    return {"addon_name": "eks-pod-identity-agent", "tags": resource_tags(intent), **_regional(intent)}
+
+
+def pod_identity_association_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
+    return {
+        "namespace": wi.namespace,
+        "service_account": wi.service_account,
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+
+
+def node_role_name(intent: Intent) -> str:
+    """An explicit node role name, unique per cluster and region, within IAM's 64 characters."""
+    name = f"{intent.cluster.name}-{_location(intent).region}-node"
+    if len(name) <= _IAM_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: _IAM_NAME_MAX - len(digest) - 6]}-{digest}-node"
+
+
+def node_role_args(intent: Intent) -> dict[str, Any]:
+    return {
+        "name": node_role_name(intent),
+        "assume_role_policy": _service_trust("ec2.amazonaws.com", ["sts:AssumeRole"]),
+        "description": f"Managed node groups of {intent.cluster.name}",
+        "tags": resource_tags(intent),
+    }
+
+
+def node_role_policy_arns(intent: Intent) -> list[str]:
+    return [
+        _managed_policy(intent, "AmazonEKSWorkerNodePolicy"),
+        _managed_policy(intent, "AmazonEC2ContainerRegistryPullOnly"),
+        _managed_policy(intent, "AmazonEKS_CNI_Policy"),
+    ]
+
+
+def launch_template_args(intent: Intent) -> dict[str, Any]:
+    """Launch template of every node group: IMDSv2 with hop limit 1 (CL-07), encrypted root volume (CL-11).
+
+    A hop limit of 1 keeps the instance's credentials away from pods even on hosts where a pod
+    could otherwise reach IMDS; ``imdsV2Required: false`` relaxes only the token requirement.
+    """
+    return {
+        "metadata_options": {
+            "http_endpoint": "enabled",
+            "http_tokens": "required" if intent.hardening.imds_v2_required else "optional",
+            "http_put_response_hop_limit": 1,
+            "instance_metadata_tags": "disabled",
+        },
+        "block_device_mappings": [
+            {
+                "device_name": _ROOT_DEVICE,
+                "ebs": {"encrypted": "true", "volume_type": "gp3", "volume_size": 50, "delete_on_termination": "true"},
+            }
+        ],
+        "update_default_version": True,
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+
+
+def node_group_args(intent: Intent, pool: NodePool) -> dict[str, Any]:
+    """A managed node group for ``pool``, without cluster, role and launch template references."""
+    args: dict[str, Any] = {
+        "subnet_ids": list(_location(intent).subnet_ids),
+        "scaling_config": {"min_size": pool.min_size, "max_size": pool.max_size, "desired_size": pool.desired_size},
+        "update_config": {"max_unavailable": 1},
+        "labels": {"fleet-baseline.io/node-pool": pool.name},
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+    if pool.instance_type:
+        args["instance_types"] = [pool.instance_type]
+    return args
+
+
+def vpc_cni_addon_args(intent: Intent) -> dict[str, Any]:
+    """The vpc-cni addon with its NetworkPolicy agent stated either way (CL-06 reads a literal)."""
+    enforce = "true" if intent.hardening.network_policy_enforcement else "false"
+    return {
+        "addon_name": "vpc-cni",
+        "configuration_values": json.dumps({"enableNetworkPolicy": enforce}),
+        "resolve_conflicts_on_create": "OVERWRITE",
+        "resolve_conflicts_on_update": "OVERWRITE",
+        "tags": resource_tags(intent),
+        **_regional(intent),
+    }
+
+
+def uses_aws_auth(intent: Intent) -> bool:
+    """The authentication mode reads aws-auth and the intent maps someone there."""
+    auth = intent.hardening.authentication
+    return auth.eks_mode != "API" and bool(auth.aws_auth)
+
+
+def aws_auth_map_roles(intent: Intent, node_role_arn: str) -> str:
+    """``mapRoles`` of aws-auth: the node role first (nodes must keep joining once the patch owns
+    the key), then the intent's ``awsAuth`` entries verbatim, ``system:masters`` included."""
+    roles: list[dict[str, Any]] = [
+        {"rolearn": node_role_arn, "username": _NODE_MAPPING_USERNAME, "groups": list(_NODE_MAPPING_GROUPS)}
+    ]
+    roles += [
+        {"rolearn": m.rolearn, "username": m.username, "groups": list(m.groups)}
+        for m in intent.hardening.authentication.aws_auth
+    ]
+    return yaml.safe_dump(roles, sort_keys=False, default_flow_style=False)
+
+
+def aws_auth_config_map(intent: Intent, node_role_arn: str | pulumi.Output[str]) -> Manifest | None:
+    """The legacy aws-auth ConfigMap, when the authentication mode reads it and the intent maps anyone.
+
+    With a plain ``node_role_arn`` the manifest is all literals; with an output, ``mapRoles`` is an
+    output too (known at preview when the ARN is, which the component arranges).
+    """
+    if not uses_aws_auth(intent):
+        return None
+    map_roles: pulumi.Input[str] = (
+        aws_auth_map_roles(intent, node_role_arn)
+        if isinstance(node_role_arn, str)
+        else node_role_arn.apply(lambda arn: aws_auth_map_roles(intent, arn))
+    )
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "aws-auth",
+            "namespace": "kube-system",
+            "labels": {BASELINE_VERSION_LABEL: intent.baseline_version},
+            "annotations": {PATCH_FORCE_ANNOTATION: "true"},
+        },
+        "data": {"mapRoles": map_roles},
+    }
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
+    """A kubeconfig that authenticates with ``aws eks get-token``: no long-lived credential in it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [
+            {
+                "name": cluster_name,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": [
+                            "eks",
+                            "get-token",
+                            "--cluster-name",
+                            cluster_name,
+                            "--region",
+                            region,
+                            "--output",
+                            "json",
+                        ],
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+def _issuer(cluster: aws_eks.Cluster) -> pulumi.Output[str]:
+    return cluster.identities.apply(lambda ids: str(ids[0].oidcs[0].issuer))  # type: ignore[index]
+
+
+def _irsa_trust(
+    issuer: pulumi.Output[str], provider_arn: pulumi.Output[str], wi: WorkloadIdentity
+) -> pulumi.Output[dict[str, Any]]:
+    def render(values: list[Any]) -> dict[str, Any]:
+        return irsa_trust_policy(str(values[0]), str(values[1]), wi.namespace, wi.service_account)
+
+    return pulumi.Output.all(issuer, provider_arn).apply(render)
+
+
+def _ca_data(cluster: aws_eks.Cluster) -> pulumi.Output[str]:
+    return cluster.certificate_authority.apply(lambda ca: str(ca.data))
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS cluster built from the intent, with its in-cluster baseline applied.
+
+    ``aws_provider`` is used for every AWS resource and invoke when given; otherwise the default
+    provider (regional resources are pinned to the intent's region either way).
+    """
+
+    cluster_name: pulumi.Output[str]
+    """The EKS cluster's name."""
+    endpoint: pulumi.Output[str]
+    """The API server endpoint."""
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's OIDC issuer URL (IRSA)."""
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig (JSON) using ``aws eks get-token``; a secret."""
+
+    def __init__(
+        self,
+        name: str,
+        intent: Intent,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        aws_provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name, self._intent, self._aws = name, intent, aws_provider
+
+        role, role_policies = self._role(
+            f"{name}-cluster-role", cluster_role_args(intent), cluster_role_policy_arns(intent)
+        )
+        log_group = self._log_group()
+        self.cluster = aws_eks.Cluster(
+            f"{name}-cluster",
+            **cluster_args(intent, role.arn, self._secrets_key()),
+            # the log group first, or EKS creates it with infinite retention and the stack cannot own it
+            opts=self._opts(depends_on=[*role_policies, *([log_group] if log_group else [])]),
+        )
+        cluster_name = self.cluster.name
+        issuer = _issuer(self.cluster)
+        oidc = iam.OpenIdConnectProvider(f"{name}-oidc", **oidc_provider_args(intent, issuer), opts=self._opts())
+        associations = self._access(cluster_name)
+        node_role, node_groups = self._nodes(cluster_name)
+        sa_annotations = self._workload_identities(cluster_name, issuer, oidc, node_groups)
+
+        self.cluster_name = cluster_name
+        self.endpoint = self.cluster.endpoint
+        self.oidc_issuer = issuer
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(cluster_name, self.endpoint, _ca_data(self.cluster)).apply(
+                lambda v: json.dumps(kubeconfig(v[0], v[1], v[2], _location(intent).region))
+            )
+        )
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=associations),
+        )
+        self.baseline = InClusterBaseline(
+            f"{name}-baseline",
+            intent,
+            provider=self.k8s_provider,
+            opts=pulumi.ResourceOptions(parent=self),
+            service_account_annotations=sa_annotations,
+        )
+        self._aws_auth([node_role, *node_groups])
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidcIssuer": self.oidc_issuer,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options of an AWS child: parented here, on the explicit AWS provider when there is one."""
+        kwargs.setdefault("parent", self)
+        if self._aws is not None:
+            kwargs.setdefault("provider", self._aws)
+        return pulumi.ResourceOptions(**kwargs)
+
+    def _role(
+        self, res_name: str, args: dict[str, Any], policy_arns: list[str]
+    ) -> tuple[iam.Role, list[iam.RolePolicyAttachment]]:
+        role = iam.Role(res_name, **args, opts=self._opts())
+        attachments = [
+            iam.RolePolicyAttachment(
+                f"{res_name}-{arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=arn, opts=self._opts()
+            )
+            for arn in policy_arns
+        ]
+        return role, attachments
+
+    def _secrets_key(self) -> pulumi.Input[str] | None:
+        args = kms_key_args(self._intent)
+        if args is None:
+            return None  # encryption off, or the intent's own key ARN (cluster_args reads it)
+        return kms.Key(f"{self._name}-secrets-key", **args, opts=self._opts()).arn
+
+    def _log_group(self) -> cloudwatch.LogGroup | None:
+        args = log_group_args(self._intent)
+        return cloudwatch.LogGroup(f"{self._name}-cluster-logs", **args, opts=self._opts()) if args else None
+
+    def _access(self, cluster_name: pulumi.Output[str]) -> list[pulumi.Resource]:
+        """Access entries and their policy associations; replaced delete-first (same ID, 409 otherwise)."""
+        skipped = unprovisioned_access(self._intent)
+        if skipped:
+            pulumi.log.warn(
+                f"authentication mode CONFIG_MAP has no access entries: grants {skipped} are not provisioned;"
+                " move hardening.authentication.eksMode to API_AND_CONFIG_MAP or API",
+                resource=self,
+            )
+        out: list[pulumi.Resource] = []
+        for grant in access_entries(self._intent):
+            entry = aws_eks.AccessEntry(
+                f"{self._name}-access-{grant.name}",
+                cluster_name=cluster_name,
+                **grant.entry,
+                opts=self._opts(delete_before_replace=True),
+            )
+            out.append(
+                aws_eks.AccessPolicyAssociation(
+                    f"{self._name}-access-{grant.name}",
+                    cluster_name=cluster_name,
+                    **grant.association,
+                    opts=self._opts(delete_before_replace=True, depends_on=[entry]),
+                )
+            )
+        return out
+
+    def _nodes(self, cluster_name: pulumi.Output[str]) -> tuple[iam.Role, list[aws_eks.NodeGroup]]:
+        """Node role, launch template, vpc-cni (before nodes: its config applies from the first pod)."""
+        intent = self._intent
+        node_role, attachments = self._role(
+            f"{self._name}-node-role", node_role_args(intent), node_role_policy_arns(intent)
+        )
+        template = ec2.LaunchTemplate(f"{self._name}-nodes", **launch_template_args(intent), opts=self._opts())
+        cni = aws_eks.Addon(
+            f"{self._name}-vpc-cni", cluster_name=cluster_name, **vpc_cni_addon_args(intent), opts=self._opts()
+        )
+        return node_role, [
+            aws_eks.NodeGroup(
+                f"{self._name}-nodes-{pool.name}",
+                cluster_name=cluster_name,
+                node_role_arn=node_role.arn,
+                launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+                **node_group_args(intent, pool),
+                opts=self._opts(depends_on=[*attachments, cni]),
+            )
+            for pool in intent.cluster.node_pools
+        ]
+
+    def _workload_identities(
+        self,
+        cluster_name: pulumi.Output[str],
+        issuer: pulumi.Output[str],
+        oidc: iam.OpenIdConnectProvider,
+        node_groups: list[aws_eks.NodeGroup],
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Workload roles, their policies and bindings; returns IRSA service account annotations."""
+        intent = self._intent
+        agent = aws_eks.Addon(
+            f"{self._name}-pod-identity-agent",
+            cluster_name=cluster_name,
+            **pod_identity_addon_args(intent),
+            opts=self._opts(depends_on=node_groups),  # a DaemonSet: healthy only once nodes exist
+        )
+        annotations: dict[tuple[str, str], dict[str, Any]] = {}
+        for wi in intent.workload_identities:
+            grant = wi.aws
+            if grant is None:  # the intent model requires it on an EKS cluster
+                raise ValueError(f"workload identity {wi.name!r} has no aws grant")
+            if grant.mechanism == "irsa":
+                trust: pulumi.Input[Any] = _irsa_trust(issuer, oidc.arn, wi)
+            else:
+                trust = pod_identity_trust_policy()
+            role, _ = self._role(
+                f"{self._name}-wi-{wi.name}",
+                {**workload_role_args(intent, wi), "assume_role_policy": trust},
+                list(grant.policy_arns),
+            )
+            if grant.mechanism == "irsa":
+                annotations[(wi.namespace, wi.service_account)] = {"eks.amazonaws.com/role-arn": role.arn}
+            else:
+                aws_eks.PodIdentityAssociation(
+                    f"{self._name}-wi-{wi.name}",
+                    cluster_name=cluster_name,
+                    role_arn=role.arn,
+                    **pod_identity_association_args(intent, wi),
+                    opts=self._opts(depends_on=[agent]),
+                )
+        return annotations
+
+    def _aws_auth(self, nodes: list[pulumi.Resource]) -> None:
+        """Patch aws-auth when the intent maps principals there (see the module doc).
+
+        The node role ARN is built from the account (an invoke, known at preview) and the role's
+        explicit name, not from the role's output, so ``mapRoles`` is decidable at preview.
+        """
+        intent = self._intent
+        if not uses_aws_auth(intent):
+            return
+        account = get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=self._aws))
+        role_arn = account.account_id.apply(
+            lambda acct: f"arn:{_partition(intent)}:iam::{acct}:role/{node_role_name(intent)}"
+        )
+        manifest = aws_auth_config_map(intent, role_arn)
+        if manifest is not None:
+            kubernetes_resource(
+                f"{self._name}-aws-auth",
+                manifest,
+                # the ConfigMap exists once a managed node group does; the patch takes mapRoles over
+                pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=nodes),
+            )
