@@ -1,0 +1,180 @@
+"""The ``fleet-baseline`` command line.
+
+Each subcommand is one entry of :data:`COMMANDS`: a function that adds its arguments to a subparser
+and a handler returning the exit code. ``plan`` exists today; ``controls``, ``render``, ``audit`` and
+``fleet`` are added the same way.
+
+Exit codes (every subcommand): 0 success, 1 the stack is blocked (a mandatory violation), 2 bad input
+(the message names the file and field; nothing was registered or started), 3 a run failed (the stack
+program raised, or the policy pack crashed), 130 interrupted. A user error never prints a traceback;
+``--debug`` shows one for failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from baseline import __version__
+
+__all__ = [
+    "COMMANDS",
+    "EXIT_BAD_INPUT",
+    "EXIT_BLOCKED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "Command",
+    "build_parser",
+    "main",
+]
+
+EXIT_OK = 0
+EXIT_BLOCKED = 1
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def _configure_plan(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--stack", required=True, metavar="NAME", help="stack name: reads STACKS_DIR/Pulumi.NAME.yaml")
+    p.add_argument("--json", action="store_true", help="print one JSON document (resources, violations, blocked)")
+    p.add_argument("--stacks-dir", default="stacks", metavar="DIR", help="stack config directory (default: stacks)")
+    p.add_argument(
+        "--program",
+        default=None,
+        metavar="DIR",
+        help="the Pulumi program directory (default: the stacks directory, as Pulumi.yaml's main: stacks/)",
+    )
+    p.add_argument(
+        "--policy-pack",
+        default="policy_packs/baseline",
+        metavar="DIR",
+        help="policy pack directory (default: policy_packs/baseline)",
+    )
+    p.add_argument(
+        "--policy-pack-config",
+        default=None,
+        metavar="FILE",
+        help="JSON policy config, as for pulumi preview: {policy: level | {enforcementLevel, ...properties}}",
+    )
+    p.add_argument(
+        "--preview",
+        action="store_true",
+        help="judge as at preview: computed values unknown, PULUMI_DRY_RUN=true (default: as at up)",
+    )
+
+
+def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from baseline.catalog import CatalogError
+    from baseline.loader import IntentError
+    from baseline.plan import PackError, PlanError, ProgramError, format_text, run_plan
+
+    try:
+        result = run_plan(
+            args.stack,
+            stacks_dir=args.stacks_dir,
+            program=args.program,
+            pack_dir=args.policy_pack,
+            policy_pack_config=args.policy_pack_config,
+            preview=args.preview,
+            on_step=(lambda msg: print(f"plan: {msg}", file=err)) if args.debug else None,
+        )
+    except (IntentError, PlanError, CatalogError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    except (ProgramError, PackError) as exc:
+        print(f"error: {exc}", file=err)
+        if args.debug:
+            traceback.print_exception(exc, file=err)
+        return EXIT_FAILED
+    if args.json:
+        json.dump(result.to_dict(), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(format_text(result) + "\n")
+    return EXIT_BLOCKED if result.blocked else EXIT_OK
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "plan",
+        "preview a stack offline: run its program under mocks and its resources through the policy pack",
+        _configure_plan,
+        _run_plan,
+    ),
+)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser that raises instead of exiting, so ``main`` returns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(self.format_usage() + f"{self.prog}: error: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fleet-baseline",
+        description="A Kubernetes security baseline written once as intent, kept on every cluster.",
+        epilog="exit codes: 0 ok, 1 blocked by a mandatory violation, 2 bad input, 3 run failed",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="progress on stderr, tracebacks of failures")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for cmd in COMMANDS:
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        # also accepted after the subcommand; SUPPRESS keeps a leading --debug from being reset
+        p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        cmd.configure(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    except _UsageError as exc:
+        print(str(exc), file=err)
+        return EXIT_BAD_INPUT
+    except SystemExit as exc:  # --help / --version
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(err)
+        return EXIT_BAD_INPUT
+    command = next(c for c in COMMANDS if c.name == args.command)
+    try:
+        return command.run(args, out, err)
+    except KeyboardInterrupt:
+        print("interrupted", file=err)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
