@@ -87,6 +87,7 @@ __all__ = [
     "pod_identity_addon_args",
     "pod_identity_association_args",
     "pod_identity_trust_policy",
+    "policy_json",
     "resource_tags",
     "unprovisioned_access",
     "uses_aws_auth",
@@ -147,6 +148,15 @@ def resource_tags(intent: Intent) -> dict[str, str]:
     }
 
 
+def policy_json(document: dict[str, Any]) -> str:
+    """An IAM policy document as the JSON text IAM and the provider's state hold.
+
+    Passing text rather than an object keeps one wire form across a preview's inputs, a state
+    export's outputs and the live role, so a control reads the same value everywhere.
+    """
+    return json.dumps(document)
+
+
 def _service_trust(service: str, actions: list[str]) -> dict[str, Any]:
     return {
         "Version": _IAM_VERSION,
@@ -157,7 +167,7 @@ def _service_trust(service: str, actions: list[str]) -> dict[str, Any]:
 def cluster_role_args(intent: Intent) -> dict[str, Any]:
     """The IAM role the EKS control plane assumes."""
     return {
-        "assume_role_policy": _service_trust("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"]),
+        "assume_role_policy": policy_json(_service_trust("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"])),
         "description": f"EKS control plane of {intent.cluster.name}",
         "tags": resource_tags(intent),
     }
@@ -360,7 +370,7 @@ def node_role_name(intent: Intent) -> str:
 def node_role_args(intent: Intent) -> dict[str, Any]:
     return {
         "name": node_role_name(intent),
-        "assume_role_policy": _service_trust("ec2.amazonaws.com", ["sts:AssumeRole"]),
+        "assume_role_policy": policy_json(_service_trust("ec2.amazonaws.com", ["sts:AssumeRole"])),
         "description": f"Managed node groups of {intent.cluster.name}",
         "tags": resource_tags(intent),
     }
@@ -514,9 +524,9 @@ def _issuer(cluster: aws_eks.Cluster) -> pulumi.Output[str]:
 
 def _irsa_trust(
     issuer: pulumi.Output[str], provider_arn: pulumi.Output[str], wi: WorkloadIdentity
-) -> pulumi.Output[dict[str, Any]]:
-    def render(values: list[Any]) -> dict[str, Any]:
-        return irsa_trust_policy(str(values[0]), str(values[1]), wi.namespace, wi.service_account)
+) -> pulumi.Output[str]:
+    def render(values: list[Any]) -> str:
+        return policy_json(irsa_trust_policy(str(values[0]), str(values[1]), wi.namespace, wi.service_account))
 
     return pulumi.Output.all(issuer, provider_arn).apply(render)
 
@@ -701,9 +711,9 @@ class EksCluster(pulumi.ComponentResource):
             if grant is None:  # the intent model requires it on an EKS cluster
                 raise ValueError(f"workload identity {wi.name!r} has no aws grant")
             if grant.mechanism == "irsa":
-                trust: pulumi.Input[Any] = _irsa_trust(issuer, oidc.arn, wi)
+                trust: pulumi.Input[str] = _irsa_trust(issuer, oidc.arn, wi)
             else:
-                trust = pod_identity_trust_policy()
+                trust = policy_json(pod_identity_trust_policy())
             role, _ = self._role(
                 f"{self._name}-wi-{wi.name}",
                 {**workload_role_args(intent, wi), "assume_role_policy": trust},

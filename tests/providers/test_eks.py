@@ -21,13 +21,17 @@ from providers.eks import (
     aws_auth_config_map,
     aws_auth_map_roles,
     cluster_args,
+    cluster_role_args,
+    cluster_role_policy_arns,
     irsa_trust_policy,
     kms_key_args,
     kubeconfig,
     launch_template_args,
     log_group_args,
     node_group_args,
+    node_role_args,
     node_role_name,
+    node_role_policy_arns,
     pod_identity_trust_policy,
     resource_tags,
     unprovisioned_access,
@@ -140,6 +144,20 @@ def test_baseline_tags_cannot_be_overridden_by_intent_tags(prod_intent: Intent) 
     intent = _with(prod_intent, "cluster.tags", {STAMP: "9.9.9", "cost-center": "42"})
     tags = resource_tags(intent)
     assert tags[STAMP] == "1.0.0" and tags["cost-center"] == "42"
+
+
+def test_role_trusts_are_json_text(prod_intent: Intent) -> None:
+    """Text, as IAM and the provider's state hold it: one form for preview, state and live."""
+    cluster_trust = json.loads(cluster_role_args(prod_intent)["assume_role_policy"])
+    assert cluster_trust["Statement"][0]["Principal"] == {"Service": "eks.amazonaws.com"}
+    node_trust = json.loads(node_role_args(prod_intent)["assume_role_policy"])
+    assert node_trust["Statement"][0] == {
+        "Effect": "Allow",
+        "Principal": {"Service": "ec2.amazonaws.com"},
+        "Action": ["sts:AssumeRole"],
+    }
+    assert cluster_role_policy_arns(prod_intent) == ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
+    assert all(arn.startswith("arn:aws:iam::aws:policy/") for arn in node_role_policy_arns(prod_intent))
 
 
 # --------------------------------------------------------------------------- human access
@@ -429,7 +447,7 @@ def test_workload_identity(pulumi_mocks: RecordingMocks, prod_intent: Intent) ->
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     irsa = pulumi_mocks.one("aws:iam/role:Role", "prod-wi-shop-orders")
     host = OIDC_ISSUER.removeprefix("https://")
-    (statement,) = irsa.inputs["assumeRolePolicy"]["Statement"]
+    (statement,) = json.loads(irsa.inputs["assumeRolePolicy"])["Statement"]  # JSON text, as IAM holds it
     assert statement["Condition"]["StringEquals"] == {
         f"{host}:sub": "system:serviceaccount:shop:orders",
         f"{host}:aud": "sts.amazonaws.com",
@@ -444,7 +462,7 @@ def test_workload_identity(pulumi_mocks: RecordingMocks, prod_intent: Intent) ->
     assert account.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": irsa_arn}
 
     ledger = pulumi_mocks.one("aws:iam/role:Role", "prod-wi-payments-ledger")
-    assert ledger.inputs["assumeRolePolicy"] == pod_identity_trust_policy()
+    assert json.loads(ledger.inputs["assumeRolePolicy"]) == pod_identity_trust_policy()
     association = pulumi_mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert association.inputs["namespace"] == "payments" and association.inputs["serviceAccount"] == "ledger"
     agent = pulumi_mocks.one("aws:eks/addon:Addon", "prod-pod-identity-agent")
