@@ -384,9 +384,7 @@ _PY_ARGS = {
 }
 
 
-def kubernetes_resource(
-    resource_name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions
-) -> pulumi.CustomResource:
+def kubernetes_resource(name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
     """Register ``manifest`` as its typed ``pulumi_kubernetes`` resource (a ``*Patch`` if :func:`is_patch`).
 
     The manifest's fields are passed as they are (camelCase), which the SDK sends unchanged: the
@@ -398,7 +396,7 @@ def kubernetes_resource(
         action = "patch" if table is _PATCH else "create"
         raise ValueError(f"no resource class to {action} {key[0]} {key[1]}")
     args = {_PY_ARGS.get(k, k): v for k, v in manifest.items() if k not in ("apiVersion", "kind")}
-    return table[key](resource_name, opts=opts, **args)
+    return table[key](name, opts=opts, **args)
 
 
 class InClusterBaseline(pulumi.ComponentResource):

@@ -21,6 +21,7 @@ from providers.incluster import (
     Manifest,
     baseline_objects,
     is_patch,
+    kubernetes_resource,
     resource_name,
 )
 
@@ -364,3 +365,9 @@ def test_annotations_may_be_outputs(pulumi_mocks: Any, prod_intent: Intent) -> N
         "eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/orders"
     }
     assert pulumi_mocks.one("kubernetes:core/v1:ConfigMap", "stand-in").urn in sa.dependencies
+
+
+def test_unknown_kinds_are_refused_before_anything_registers() -> None:
+    manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop"}}
+    with pytest.raises(ValueError, match="no resource class to create v1 Secret"):
+        kubernetes_resource("x", manifest, pulumi.ResourceOptions())
