@@ -36,6 +36,7 @@ import contextvars
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
 import runpy
@@ -77,6 +78,7 @@ __all__ = [
     "PlanResult",
     "PolicyInfo",
     "ProgramError",
+    "ProgramRun",
     "RegisteredResource",
     "engine_config",
     "engine_marshal",
@@ -412,8 +414,14 @@ class PackProcess:
         self.close()
 
     def start(self) -> None:
-        from pulumi.runtime.proto import analyzer_pb2_grpc
+        """Spawn the pack and connect to it (both steps; see :meth:`spawn` and :meth:`connect`)."""
+        self.spawn()
+        self.connect()
 
+    def spawn(self) -> None:
+        """Start the process without waiting for it: its startup can overlap other work."""
+        if self._proc is not None:
+            return
         if not (self.pack_dir / "PulumiPolicy.yaml").is_file():
             raise PlanError(f"{self.pack_dir}: not a policy pack (no PulumiPolicy.yaml)")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in close()
@@ -425,6 +433,14 @@ class PackProcess:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
         )
+
+    def connect(self) -> None:
+        """Read the port from the pack's first stdout line and open the gRPC channel."""
+        from pulumi.runtime.proto import analyzer_pb2_grpc
+
+        if self._stub is not None:
+            return
+        self.spawn()
         try:
             self.port = self._read_port()
             self._channel = grpc.insecure_channel(
@@ -489,6 +505,8 @@ class PackProcess:
         return f"; pack stderr:\n{textwrap.indent(tail, '  ')}"
 
     def close(self) -> None:
+        """Close the channel and kill the process (idempotent)."""
+        self._stub = None
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -817,6 +835,29 @@ class CapturingMonitor(MockMonitor):
         self.captured: dict[str, RegisteredResource] = {}
         self.duplicates: list[str] = []
         self._lock = threading.Lock()
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _thread_loop(self) -> None:
+        """The SDK's monitor makes an event loop in each worker thread and never closes it (they are
+        destroyed at exit, noisily). Make it here instead, and remember it for :meth:`close_loops`."""
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            with self._lock:
+                self._thread_loops.add(loop)
+
+    def close_loops(self) -> None:
+        with self._lock:
+            loops, self._thread_loops = self._thread_loops, set()
+        for loop in loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+
+    def Invoke(self, request: Any) -> Any:
+        self._thread_loop()
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the engine makes them (``generateURN``): the parent's full qualified type, except
@@ -829,6 +870,7 @@ class CapturingMonitor(MockMonitor):
         return "urn:pulumi:" + "::".join([get_stack(), get_project(), qualified, name])
 
     def RegisterResource(self, request: Any) -> Any:
+        self._thread_loop()
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         ct = request.customTimeouts
         timeouts = None
@@ -871,6 +913,7 @@ class CapturingMonitor(MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def ReadResource(self, request: Any) -> Any:
+        self._thread_loop()
         response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         record = RegisteredResource(
             urn=response.urn,
@@ -925,6 +968,11 @@ class _MockContext:
         return f"arn:aws:{service}:{self.region if regional else ''}:{self.account}:{resource}"
 
 
+def _documents_as_text(inputs: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """IAM policy documents given as objects, as the provider stores them: JSON text (the output type)."""
+    return {k: json.dumps(inputs[k]) for k in keys if isinstance(inputs.get(k), Mapping)}
+
+
 def _cluster_outputs(c: _MockContext) -> dict[str, Any]:
     oidc_id = c.digest[:32].upper()
     vpc = dict(c.inputs.get("vpcConfig") or {})
@@ -970,12 +1018,15 @@ COMPUTED_OUTPUTS: Mapping[str, Callable[[_MockContext], dict[str, Any]]] = {
         "arn": c.arn("iam", f"role/{c.physical}", regional=False),
         "uniqueId": f"AROA{c.digest[:17].upper()}",
         "name": c.physical,
+        **_documents_as_text(c.inputs, "assumeRolePolicy"),
     },
     "aws:iam/policy:Policy": lambda c: {
         "arn": c.arn("iam", f"policy/{c.physical}", regional=False),
         "policyId": f"ANPA{c.digest[:17].upper()}",
         "name": c.physical,
+        **_documents_as_text(c.inputs, "policy"),
     },
+    "aws:iam/rolePolicy:RolePolicy": lambda c: _documents_as_text(c.inputs, "policy"),
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider": lambda c: {
         "arn": c.arn("iam", "oidc-provider/" + str(c.inputs.get("url", "")).removeprefix("https://"), regional=False),
     },
@@ -1103,10 +1154,37 @@ class PlanMocks(Mocks):
             outputs.update(extra(ctx))
         return ctx.physical, outputs
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invoked[args.token] += 1
         fn = INVOKE_RESULTS.get(args.token)
-        return (fn(args.args, self.region, self.account) if fn else {}), None
+        return (fn(args.args, self.region, self.account) if fn else {}), []
+
+
+@dataclass
+class ProgramRun:
+    """What running the program produced: registrations, ``pulumi.log`` messages, invokes by token."""
+
+    resources: list[RegisteredResource]
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    invokes: dict[str, int] = field(default_factory=dict)
+
+
+class _ProgramLog(logging.Handler):
+    """Collects what the program logs through the (mock) engine: (severity, message) pairs."""
+
+    _count = 0
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        _ProgramLog._count += 1
+        self.messages: list[tuple[str, str]] = []
+        self.logger = logging.getLogger(f"{__name__}.program.{_ProgramLog._count}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append((record.levelname.lower(), record.getMessage()))
 
 
 def run_program(
@@ -1117,14 +1195,15 @@ def run_program(
     project: str = PROJECT,
     preview: bool = False,
     organization: str = "organization",
-) -> list[RegisteredResource]:
+) -> ProgramRun:
     """Run a Pulumi Python program in-process under mocks, as the language host runs it.
 
     ``config`` is the engine-encoded stack config (:func:`engine_config`). The program runs in a copy
     of the current context (the SDK keeps its settings, config and root resource in context variables,
     so nothing leaks into the caller), on its own event loop, with the program directory as working
     directory, inside ``run_in_stack``: the root ``pulumi:pulumi:Stack`` exists and every RPC and output
-    is awaited before this returns. Registered resources come back in registration order.
+    is awaited before this returns. Registered resources come back in registration order, with what
+    the program logged through ``pulumi.log`` (the engine shows those as the stack's diagnostics).
     """
     import pulumi.runtime
     from pulumi.runtime import settings as pulumi_settings
@@ -1134,6 +1213,7 @@ def run_program(
     mocks = PlanMocks(config, preview)
     monitor = CapturingMonitor(mocks)
     failure: list[BaseException] = []
+    log = _ProgramLog()
 
     def main() -> None:
         runpy.run_path(str(program_dir), run_name="__main__")
@@ -1144,7 +1224,13 @@ def run_program(
         cwd = os.getcwd()
         try:
             pulumi.runtime.set_mocks(
-                mocks, project=project, stack=stack, preview=preview, monitor=monitor, organization=organization
+                mocks,
+                project=project,
+                stack=stack,
+                preview=preview,
+                monitor=monitor,
+                organization=organization,
+                logger=log.logger,
             )
             # set_mocks made a root Stack for unit tests; the language host's runner makes its own.
             pulumi_settings.ROOT.set(None)
@@ -1163,6 +1249,7 @@ def run_program(
             with contextlib.suppress(BaseException):
                 loop.run_until_complete(loop.shutdown_default_executor())
             loop.close()
+            monitor.close_loops()
             asyncio.set_event_loop(None)
 
     contextvars.copy_context().run(run)
@@ -1174,7 +1261,7 @@ def run_program(
         if isinstance(exc, IntentError):
             raise exc
         raise ProgramError(f"the stack program failed: {type(exc).__name__}: {exc}") from exc
-    return list(monitor.captured.values())
+    return ProgramRun(list(monitor.captured.values()), log.messages, dict(mocks.invoked))
 
 
 def _with_default_providers(
@@ -1276,6 +1363,7 @@ class PlanResult:
     diagnostics: list[Diagnostic]
     catalog: Catalog
     stack_file: str = ""
+    messages: list[tuple[str, str]] = field(default_factory=list)
 
     def control(self, policy: str) -> Control | None:
         return self.catalog.by_policy_name(policy) or self.catalog.by_policy_name(policy.removesuffix("-stack"))
@@ -1328,6 +1416,7 @@ class PlanResult:
             "resources": [r.summary() for r in self.resources],
             "resourceCounts": dict(Counter(r.type for r in self.resources)),
             "violations": violations,
+            "diagnostics": [{"severity": sev, "message": msg} for sev, msg in self.messages],
             "counts": self.counts(),
             "blocked": self.blocked,
         }
@@ -1380,13 +1469,14 @@ def run_plan(
 
     pack_env = dict(os.environ if env is None else env)
     pack_env["FLEET_BASELINE_STACKS_DIR"] = str(stacks.resolve())
-    with PackProcess(
-        pack_path, project=PROJECT, stack=stack, dry_run=preview, config=wire_config, env=pack_env
-    ) as pack:
-        step(f"policy pack started (port {pack.port}); running the stack program under mocks")
-        resources = run_program(program_path, stack=stack, config=wire_config, preview=preview)
-        resources = _with_default_providers(resources, wire_config, PROJECT, stack)
-        step(f"{len(resources)} resources registered; analyzing")
+    pack = PackProcess(pack_path, project=PROJECT, stack=stack, dry_run=preview, config=wire_config, env=pack_env)
+    with contextlib.closing(pack):
+        pack.spawn()  # the pack starts while the program runs, as under the engine
+        step("policy pack starting; running the stack program under mocks")
+        run = run_program(program_path, stack=stack, config=wire_config, preview=preview)
+        resources = _with_default_providers(run.resources, wire_config, PROJECT, stack)
+        pack.connect()
+        step(f"{len(resources)} resources registered; policy pack on port {pack.port}; analyzing")
         pack.handshake()
         pack.configure_stack(wire_config)
         info = pack.get_analyzer_info()
@@ -1405,6 +1495,7 @@ def run_plan(
         resources=resources,
         diagnostics=diagnostics,
         catalog=catalog,
+        messages=run.messages,
         stack_file=str(stack_file),
     )
 
@@ -1442,6 +1533,20 @@ def format_text(result: PlanResult, width: int = 110) -> str:
         lines.append(f"  {len(names):>3}  {t:<{type_width}}  {_names(names, max(width - type_width - 9, 20))}")
     lines.append("")
 
+    if result.messages:
+        lines.append("Program diagnostics")
+        for sev, msg in result.messages:
+            lines.extend(
+                textwrap.wrap(
+                    f"{sev}: {msg}",
+                    width=width - 2,
+                    initial_indent="  ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                )
+            )
+        lines.append("")
+
     ordered = result._ordered()
     violations = [d for d in ordered if not d.undecided]
     undecided = [d for d in ordered if d.undecided]
@@ -1459,14 +1564,18 @@ def format_text(result: PlanResult, width: int = 110) -> str:
             where = f"{res.type} {res.name}" if res else (d.urn or "(the stack)")
             lines.append(f"      {where}")
             for para in d.detail.splitlines():
-                lines.extend(textwrap.wrap(para, width=width - 8, initial_indent=" " * 8, subsequent_indent=" " * 8))
+                lines.extend(
+                    textwrap.wrap(
+                        para, width=width - 8, initial_indent=" " * 8, subsequent_indent=" " * 8, break_on_hyphens=False
+                    )
+                )
     if undecided:
         lines.append("")
         lines.append("Not decidable at preview (advisory: the values are unknown until apply)")
         for d in undecided:
             control = result.control(d.policy)
             res = result.resource(d.urn)
-            where = f"{res.type} {res.name}" if res else d.urn
+            where = f"{res.type} {res.name}" if res else (d.urn or "(stack policy)")
             reason = d.message.split(" during preview: ", 1)[-1]
             lines.append(f"  {control.id if control else '?':<7} {where}: {reason}")
     lines.append("")
