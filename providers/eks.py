@@ -24,9 +24,12 @@ Decisions:
 * **aws-auth** is EKS-only, so it is rendered here (:func:`aws_auth_config_map`), not in the
   in-cluster baseline: only in CONFIG_MAP / API_AND_CONFIG_MAP mode with ``awsAuth`` entries. The
   ConfigMap exists once a managed node group does, so it is a server-side-apply patch that takes
-  ``mapRoles`` over; the node role mapping is kept first so nodes still join. The node role has an
-  explicit name so its ARN, and with it the whole ``mapRoles``, is known at preview and RB-06 can
-  judge it there.
+  ``mapRoles`` over; the node role mapping is kept first so nodes still join.
+* **Roles named explicitly where their ARN is read by the cluster.** The node role (in aws-auth)
+  and the workload roles (in ``eks.amazonaws.com/role-arn``) have explicit names
+  (``{cluster}-{region}-...``), so their ARNs come from the account (an invoke, which runs at
+  preview) and the name, not from the role's output: ``mapRoles`` and the annotations are known at
+  preview, and RB-06 and the service account checks can judge them there.
 * **Workload identity** is always available: the OIDC provider (IRSA) and the
   eks-pod-identity-agent addon exist whether or not a workload uses them yet (CL-05). IRSA service
   accounts get ``eks.amazonaws.com/role-arn`` through the in-cluster baseline, which creates the
@@ -89,10 +92,12 @@ __all__ = [
     "pod_identity_trust_policy",
     "policy_json",
     "resource_tags",
+    "role_arn",
     "unprovisioned_access",
     "uses_aws_auth",
     "vpc_cni_addon_args",
     "workload_role_args",
+    "workload_role_name",
 ]
 
 #: Pulumi type token of the component.
@@ -340,6 +345,7 @@ def workload_role_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
     """The workload role without its trust policy (which may need the cluster's issuer)."""
     mechanism = wi.aws.mechanism if wi.aws else "pod-identity"
     return {
+        "name": workload_role_name(intent, wi),
         "description": f"{mechanism} role of {wi.namespace}/{wi.service_account} in {intent.cluster.name}",
         "tags": resource_tags(intent),
     }
@@ -358,13 +364,29 @@ def pod_identity_association_args(intent: Intent, wi: WorkloadIdentity) -> dict[
     }
 
 
-def node_role_name(intent: Intent) -> str:
-    """An explicit node role name, unique per cluster and region, within IAM's 64 characters."""
-    name = f"{intent.cluster.name}-{_location(intent).region}-node"
+def _role_name(intent: Intent, suffix: str) -> str:
+    """``{cluster}-{region}-{suffix}``: unique per account, within IAM's 64 characters (hashed if longer)."""
+    name = f"{intent.cluster.name}-{_location(intent).region}-{suffix}"
     if len(name) <= _IAM_NAME_MAX:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: _IAM_NAME_MAX - len(digest) - 6]}-{digest}-node"
+    tail = suffix[:20]
+    return f"{name[: _IAM_NAME_MAX - len(digest) - len(tail) - 2]}-{digest}-{tail}"
+
+
+def role_arn(intent: Intent, account_id: str, name: str) -> str:
+    """The ARN IAM gives role ``name`` (path ``/``) in ``account_id``: known before the role exists."""
+    return f"arn:{_partition(intent)}:iam::{account_id}:role/{name}"
+
+
+def node_role_name(intent: Intent) -> str:
+    """The node role's explicit name, so aws-auth can name it at preview."""
+    return _role_name(intent, "node")
+
+
+def workload_role_name(intent: Intent, wi: WorkloadIdentity) -> str:
+    """A workload role's explicit name, so the service account annotation is known at preview."""
+    return _role_name(intent, f"wi-{wi.name}")
 
 
 def node_role_args(intent: Intent) -> dict[str, Any]:
@@ -561,6 +583,7 @@ class EksCluster(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name, self._intent, self._aws = name, intent, aws_provider
+        self._account: pulumi.Output[str] | None = None  # looked up once, when a known role ARN is needed
 
         role, role_policies = self._role(
             f"{name}-cluster-role", cluster_role_args(intent), cluster_role_policy_arns(intent)
@@ -720,7 +743,10 @@ class EksCluster(pulumi.ComponentResource):
                 list(grant.policy_arns),
             )
             if grant.mechanism == "irsa":
-                annotations[(wi.namespace, wi.service_account)] = {"eks.amazonaws.com/role-arn": role.arn}
+                # the known ARN, not role.arn: an unknown annotation makes the account's checks undecidable
+                annotations[(wi.namespace, wi.service_account)] = {
+                    "eks.amazonaws.com/role-arn": self._known_role_arn(workload_role_name(intent, wi))
+                }
             else:
                 aws_eks.PodIdentityAssociation(
                     f"{self._name}-wi-{wi.name}",
@@ -731,20 +757,24 @@ class EksCluster(pulumi.ComponentResource):
                 )
         return annotations
 
+    def _known_role_arn(self, name: str) -> pulumi.Output[str]:
+        """The ARN of a role this component names explicitly, from the account (an invoke, run at preview)."""
+        if self._account is None:
+            identity = get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=self._aws))
+            self._account = identity.account_id
+        intent = self._intent
+        return self._account.apply(lambda account: role_arn(intent, account, name))
+
     def _aws_auth(self, nodes: list[pulumi.Resource]) -> None:
         """Patch aws-auth when the intent maps principals there (see the module doc).
 
-        The node role ARN is built from the account (an invoke, known at preview) and the role's
-        explicit name, not from the role's output, so ``mapRoles`` is decidable at preview.
+        The node role ARN is built from the account and the role's explicit name, not from the
+        role's output, so ``mapRoles`` is decidable at preview.
         """
         intent = self._intent
         if not uses_aws_auth(intent):
             return
-        account = get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=self._aws))
-        role_arn = account.account_id.apply(
-            lambda acct: f"arn:{_partition(intent)}:iam::{acct}:role/{node_role_name(intent)}"
-        )
-        manifest = aws_auth_config_map(intent, role_arn)
+        manifest = aws_auth_config_map(intent, self._known_role_arn(node_role_name(intent)))
         if manifest is not None:
             kubernetes_resource(
                 f"{self._name}-aws-auth",

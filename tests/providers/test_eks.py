@@ -34,9 +34,11 @@ from providers.eks import (
     node_role_policy_arns,
     pod_identity_trust_policy,
     resource_tags,
+    role_arn,
     unprovisioned_access,
     uses_aws_auth,
     vpc_cni_addon_args,
+    workload_role_name,
 )
 from tests.conftest import ACCOUNT_ID, KMS_KEY_ARN, OIDC_ISSUER, RecordingMocks, Registration
 
@@ -271,6 +273,14 @@ def test_node_role_name_is_explicit_unique_and_fits_iam(prod_intent: Intent) -> 
     assert node_role_name(long_a) == node_role_name(long_a)
 
 
+def test_workload_roles_are_named_so_their_arn_is_known_early(prod_intent: Intent) -> None:
+    orders = prod_intent.workload_identities[0]
+    assert workload_role_name(prod_intent, orders) == "prod-eu-1-eu-west-1-wi-shop-orders"
+    assert role_arn(prod_intent, ACCOUNT_ID, "r") == f"arn:aws:iam::{ACCOUNT_ID}:role/r"
+    china = _with(prod_intent, "cluster.eks.partition", "aws-cn")
+    assert role_arn(china, ACCOUNT_ID, "r") == f"arn:aws-cn:iam::{ACCOUNT_ID}:role/r"
+
+
 def test_vpc_cni_states_network_policy_either_way(prod_intent: Intent) -> None:
     on = vpc_cni_addon_args(prod_intent)
     assert on["addon_name"] == "vpc-cni"
@@ -458,7 +468,8 @@ def test_workload_identity(pulumi_mocks: RecordingMocks, prod_intent: Intent) ->
     )
     assert attachment.inputs["policyArn"] == "arn:aws:iam::111122223333:policy/orders-queue"
     account = pulumi_mocks.one("kubernetes:core/v1:ServiceAccount", "prod-baseline-shop/orders")
-    irsa_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/prod-wi-shop-orders-1a2b3c"
+    irsa_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/prod-eu-1-eu-west-1-wi-shop-orders"
+    assert irsa.inputs["name"] == "prod-eu-1-eu-west-1-wi-shop-orders"
     assert account.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": irsa_arn}
 
     ledger = pulumi_mocks.one("aws:iam/role:Role", "prod-wi-payments-ledger")
@@ -560,6 +571,11 @@ def test_preview_leaves_aws_assigned_values_unknown(pulumi_preview_mocks: Record
     # aws-auth is decidable at preview: the node role ARN comes from an invoke and an explicit name
     aws_auth = pulumi_preview_mocks.one("kubernetes:core/v1:ConfigMapPatch", "stale-aws-auth")
     assert "system:masters" in aws_auth.inputs["data"]["mapRoles"]
+    # ... and so is the IRSA annotation, though the role itself does not exist yet
+    account = pulumi_preview_mocks.one("kubernetes:core/v1:ServiceAccount", "stale-baseline-shop/orders")
+    assert account.inputs["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": f"arn:aws:iam::{ACCOUNT_ID}:role/legacy-eu-1-eu-west-1-wi-shop-orders"
+    }
     template = pulumi_preview_mocks.one("aws:ec2/launchTemplate:LaunchTemplate")
     assert template.inputs["metadataOptions"]["httpTokens"] == "required"
 
