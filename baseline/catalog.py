@@ -176,8 +176,13 @@ class Control:
 
     @property
     def exempts_system_namespaces(self) -> bool:
-        """NS and POD controls skip the intent's system namespaces (one shared list)."""
-        return self.area in {"NS", "POD"}
+        """NS, POD and ST controls skip the intent's system namespaces (one shared list).
+
+        System namespaces are not made by the baseline: judging kube-system's labels or companions
+        (or denying its updates at admission for want of a baseline stamp) would be noise. RBAC and
+        cluster controls are never exempt: a cluster-admin binding in kube-system matters most.
+        """
+        return self.area in {"NS", "POD", "ST"}
 
     def applicable_targets(self) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if t.not_applicable is None)

@@ -13,6 +13,7 @@ import pulumi
 
 from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config
 from providers.eks import EksCluster
+from providers.records import record_exceptions
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,6 +40,8 @@ def main() -> None:
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet (only eks)"
         )
     cluster = EksCluster(intent.cluster.name, intent)
+    # every exception is a record in the stack's state: diffed on preview, judged by ST-02
+    record_exceptions(intent.cluster.name, intent.exceptions)
     pulumi.export("clusterName", cluster.cluster_name)
     pulumi.export("endpoint", cluster.endpoint)
     pulumi.export("oidcIssuer", cluster.oidc_issuer)
