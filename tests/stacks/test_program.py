@@ -50,6 +50,16 @@ def test_eks_prod(pulumi_mocks: RecordingMocks) -> None:
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     assert len(pulumi_mocks.of_type("kubernetes:core/v1:Namespace")) == 3
     assert pulumi_mocks.duplicate_urns() == []
+    # the intent's exception is a record in the stack's state, with every field an auditor needs
+    record = pulumi_mocks.one("fleet-baseline:policy:Exception", "prod-eu-1-exception-ns-01-0")
+    assert record.inputs == {
+        "control": "NS-01",
+        "scope": {"namespace": "observability"},
+        "owner": "platform-team",
+        "reason": "node-exporter reads host metrics; restricted PSS blocks hostPath until the agent is replaced",
+        "expires": "2027-06-30",
+        "ticket": "PLAT-1234",
+    }
 
 
 def test_eks_stale_is_valid_and_translated(pulumi_mocks: RecordingMocks) -> None:
