@@ -1198,12 +1198,13 @@ def run_program(
 ) -> ProgramRun:
     """Run a Pulumi Python program in-process under mocks, as the language host runs it.
 
-    ``config`` is the engine-encoded stack config (:func:`engine_config`). The program runs in a copy
-    of the current context (the SDK keeps its settings, config and root resource in context variables,
-    so nothing leaks into the caller), on its own event loop, with the program directory as working
-    directory, inside ``run_in_stack``: the root ``pulumi:pulumi:Stack`` exists and every RPC and output
-    is awaited before this returns. Registered resources come back in registration order, with what
-    the program logged through ``pulumi.log`` (the engine shows those as the stack's diagnostics).
+    ``config`` is the engine-encoded stack config (:func:`engine_config`). The program runs on a thread
+    of its own, with an empty context (the SDK keeps its settings, config and root resource in context
+    variables) and its own event loop, so nothing leaks into the caller; the working directory is the
+    program directory, and it runs inside ``run_in_stack``: the root ``pulumi:pulumi:Stack`` exists
+    and every RPC and output is awaited before this returns. Registered resources come back in
+    registration order, with what the program logged through ``pulumi.log`` (the engine shows those
+    as the stack's diagnostics).
     """
     import pulumi.runtime
     from pulumi.runtime import settings as pulumi_settings
@@ -1252,7 +1253,11 @@ def run_program(
             monitor.close_loops()
             asyncio.set_event_loop(None)
 
-    contextvars.copy_context().run(run)
+    # A thread of its own: its event loop and context variables (the SDK's settings, config and root
+    # resource) start empty and end with it, leaving the caller's untouched.
+    worker = threading.Thread(target=contextvars.Context().run, args=(run,), name="pulumi-program", daemon=True)
+    worker.start()
+    worker.join()
     if monitor.duplicates and not failure:
         dupes = ", ".join(sorted(set(monitor.duplicates)))
         raise ProgramError(f"the stack program registered duplicate resource URNs: {dupes}")
