@@ -58,6 +58,7 @@ import grpc
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs, Mocks
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from pulumi.runtime.settings import get_project, get_stack
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, load_catalog
@@ -258,8 +259,6 @@ class AnalyzerResource:
     provider: AnalyzerResource | None = None
 
     def _options(self, with_parent: bool) -> Any:
-        from pulumi.runtime.proto import analyzer_pb2
-
         opts = analyzer_pb2.AnalyzerResourceOptions(
             protect=self.protect,
             ignoreChanges=list(self.ignore_changes),
@@ -276,8 +275,6 @@ class AnalyzerResource:
         return opts
 
     def _provider(self) -> Any:
-        from pulumi.runtime.proto import analyzer_pb2
-
         if self.provider is None:
             return None
         return analyzer_pb2.AnalyzerProviderResource(
@@ -288,8 +285,6 @@ class AnalyzerResource:
         )
 
     def analyze_request(self) -> Any:
-        from pulumi.runtime.proto import analyzer_pb2
-
         return analyzer_pb2.AnalyzeRequest(
             type=self.type,
             urn=self.urn,
@@ -300,8 +295,6 @@ class AnalyzerResource:
         )
 
     def stack_resource(self) -> Any:
-        from pulumi.runtime.proto import analyzer_pb2
-
         r = analyzer_pb2.AnalyzerResource(
             type=self.type,
             urn=self.urn,
@@ -379,6 +372,7 @@ class PackProcess:
         self.config = dict(config or {})
         self.organization = organization
         self.python = python or pack_python(self.pack_dir)
+        self.yaml_version = pack_yaml_version(self.pack_dir)
         self.start_timeout = start_timeout
         self.rpc_timeout = rpc_timeout
         self._base_env = dict(os.environ if env is None else env)
@@ -386,7 +380,6 @@ class PackProcess:
         self._stderr: Any = None
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
-        self._started: threading.Event | None = None
         self.port: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -436,8 +429,6 @@ class PackProcess:
 
     def connect(self) -> None:
         """Read the port from the pack's first stdout line and open the gRPC channel."""
-        from pulumi.runtime.proto import analyzer_pb2_grpc
-
         if self._stub is not None:
             return
         self.spawn()
@@ -540,8 +531,6 @@ class PackProcess:
 
     def handshake(self) -> bool:
         """``Handshake``; False when the pack predates it (the engine then falls back, as here)."""
-        from pulumi.runtime.proto import analyzer_pb2
-
         request = analyzer_pb2.AnalyzerHandshakeRequest(
             engine_address=ENGINE_ADDRESS, root_directory=str(self.pack_dir), program_directory=str(self.pack_dir)
         )
@@ -553,8 +542,6 @@ class PackProcess:
 
     def configure_stack(self, config: Mapping[str, str] | None = None, tags: Mapping[str, str] | None = None) -> None:
         """``ConfigureStack``: the stack's identity and its config (engine-encoded strings)."""
-        from pulumi.runtime.proto import analyzer_pb2
-
         request = analyzer_pb2.AnalyzerStackConfigureRequest(
             stack=self.stack, project=self.project, organization=self.organization or "", dry_run=self.dry_run
         )
@@ -597,7 +584,7 @@ class PackProcess:
         initial: dict[str, tuple[str | None, Mapping[str, Any]]] = {}
         for key, cfg in info.initialConfig.items():
             initial[key] = (_LEVELS.get(cfg.enforcementLevel), json_format.MessageToDict(cfg.properties))
-        version = pack_yaml_version(self.pack_dir) or info.version
+        version = self.yaml_version or info.version
         return PackInfo(
             name=info.name,
             version=version,
@@ -609,8 +596,6 @@ class PackProcess:
 
     def configure(self, policy_config: Mapping[str, tuple[str, Mapping[str, Any]]]) -> None:
         """``Configure`` with each policy's (enforcement level, properties); skipped when empty, as the engine does."""
-        from pulumi.runtime.proto import analyzer_pb2
-
         if not policy_config:
             return
         request = analyzer_pb2.ConfigureAnalyzerRequest()
@@ -639,7 +624,7 @@ class PackProcess:
 
     def analyze(self, resource: AnalyzerResource) -> list[Diagnostic]:
         response = self._call("Analyze", resource.analyze_request())
-        return self._diagnostics(response, resource.urn, pack_yaml_version(self.pack_dir))
+        return self._diagnostics(response, resource.urn, self.yaml_version)
 
     def remediate(self, resource: AnalyzerResource) -> int:
         """``Remediate``; returns how many remediations the pack proposed (this pack has none)."""
@@ -650,11 +635,13 @@ class PackProcess:
         return len(response.remediations)
 
     def analyze_stack(self, resources: Sequence[AnalyzerResource]) -> list[Diagnostic]:
-        from pulumi.runtime.proto import analyzer_pb2
-
+        """``AnalyzeStack``; a pack without stack policies may not implement it (the engine skips it)."""
         request = analyzer_pb2.AnalyzeStackRequest(resources=[r.stack_resource() for r in resources])
-        response = self._call("AnalyzeStack", request)
-        return self._diagnostics(response, None, pack_yaml_version(self.pack_dir))
+        try:
+            response = self._call("AnalyzeStack", request)
+        except grpc.RpcError:
+            return []
+        return self._diagnostics(response, None, self.yaml_version)
 
 
 def load_policy_pack_config(path: str | Path) -> dict[str, tuple[str | None, dict[str, Any]]]:
@@ -1460,8 +1447,8 @@ def run_plan(
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks.glob("Pulumi.*.yaml"))
         hint = f"; stacks in {stacks}: {', '.join(known)}" if known else ""
         raise PlanError(f"no stack file {stack_file}{hint}")
-    config = read_stack_file(stack_file)
     intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
+    config = read_stack_file(stack_file)
     given = load_policy_pack_config(policy_pack_config) if policy_pack_config else None
     pack_path = Path(pack_dir)
     if not (pack_path / "PulumiPolicy.yaml").is_file():
@@ -1508,16 +1495,15 @@ def run_plan(
 # --------------------------------------------------------------------------- text output
 
 
-def _names(names: Sequence[str], width: int) -> str:
-    shown: list[str] = []
-    used = 0
-    for i, n in enumerate(names):
-        extra = len(n) + (2 if shown else 0)
-        if shown and used + extra > width:
-            return ", ".join(shown) + f", +{len(names) - i} more"
-        shown.append(n)
-        used += extra
-    return ", ".join(shown)
+def _wrap(text: str, width: int, indent: str, subsequent: str | None = None) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent if subsequent is None else subsequent,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 def format_text(result: PlanResult, width: int = 110) -> str:
@@ -1535,21 +1521,15 @@ def format_text(result: PlanResult, width: int = 110) -> str:
         by_type[r.type].append(r.name)
     type_width = min(max((len(t) for t in by_type), default=0), 60)
     for t, names in by_type.items():
-        lines.append(f"  {len(names):>3}  {t:<{type_width}}  {_names(names, max(width - type_width - 9, 20))}")
+        head = f"  {len(names):>3}  {t:<{type_width}}  "
+        wrapped = _wrap(", ".join(sorted(names)), width, head, " " * len(head))
+        lines.extend(wrapped or [head.rstrip()])
     lines.append("")
 
     if result.messages:
         lines.append("Program diagnostics")
         for sev, msg in result.messages:
-            lines.extend(
-                textwrap.wrap(
-                    f"{sev}: {msg}",
-                    width=width - 2,
-                    initial_indent="  ",
-                    subsequent_indent="    ",
-                    break_on_hyphens=False,
-                )
-            )
+            lines.extend(_wrap(f"{sev}: {msg}", width, "  ", "    "))
         lines.append("")
 
     ordered = result._ordered()
@@ -1569,11 +1549,7 @@ def format_text(result: PlanResult, width: int = 110) -> str:
             where = f"{res.type} {res.name}" if res else (d.urn or "(the stack)")
             lines.append(f"      {where}")
             for para in d.detail.splitlines():
-                lines.extend(
-                    textwrap.wrap(
-                        para, width=width - 8, initial_indent=" " * 8, subsequent_indent=" " * 8, break_on_hyphens=False
-                    )
-                )
+                lines.extend(_wrap(para, width, " " * 8))
     if undecided:
         lines.append("")
         lines.append("Not decidable at preview (advisory: the values are unknown until apply)")
@@ -1582,7 +1558,7 @@ def format_text(result: PlanResult, width: int = 110) -> str:
             res = result.resource(d.urn)
             where = f"{res.type} {res.name}" if res else (d.urn or "(stack policy)")
             reason = d.message.split(" during preview: ", 1)[-1]
-            lines.append(f"  {control.id if control else '?':<7} {where}: {reason}")
+            lines.extend(_wrap(f"{control.id if control else '?':<7} {where}: {reason}", width, "  ", " " * 10))
     lines.append("")
     counts = result.counts()
     mandatory_ids = sorted(
