@@ -383,9 +383,11 @@ class PackRuntime:
             return ev
 
     def overrides(self, control: Control, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The policy config values that are parameters of this control."""
+        """The policy config values that are parameters of this control and differ from the setup's
+        (the engine sends schema defaults every time: equal values must not cost another evaluator)."""
         readable = set(params_read(control)) - EVALUATOR_PARAMS
-        return {k: unwrap(v) for k, v in (config or {}).items() if k in readable}
+        values = {k: unwrap(v) for k, v in (config or {}).items() if k in readable}
+        return {k: v for k, v in values.items() if k not in self.setup.params or self.setup.params[k] != v}
 
     def findings(self, control: Control, subject: Subject, config: Mapping[str, Any] | None) -> list[Finding]:
         ev = self.evaluator(self.overrides(control, config))
