@@ -301,3 +301,19 @@ def test_eks_stale_is_blocked_by_the_stale_template_controls() -> None:
     mandatory = {v["control"] for v in doc["violations"] if v["enforcementLevel"] == "mandatory"}
     assert {"CL-01", "CL-03", "CL-04", "RB-06", "ST-01"} <= mandatory
     assert all(set(d) == {"severity", "message"} for d in doc["diagnostics"])
+
+
+@pytest.mark.slow
+def test_policy_pack_config_raises_the_minimum_and_changes_levels(tmp_path: Path) -> None:
+    cfg = tmp_path / "pack.json"
+    cfg.write_text(
+        json.dumps({"st-01-baseline-version-current": {"minimumBaselineVersion": "1.2.0"}, "all": "advisory"})
+    )
+    code, out, err = _plan(
+        "--stack", "eks-prod", "--stacks-dir", str(STACKS), "--policy-pack-config", str(cfg), "--json"
+    )
+    assert code == 0, err  # "all": advisory: reported, not blocking
+    doc = json.loads(out)
+    st01 = [v for v in doc["violations"] if v["control"] == "ST-01"]
+    assert st01 and all(v["enforcementLevel"] == "advisory" for v in st01)
+    assert {v["type"] for v in st01} == {"aws:eks/cluster:Cluster", "kubernetes:core/v1:Namespace"}
