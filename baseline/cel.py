@@ -199,11 +199,11 @@ def field_names(expression: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def related_unknown_hits(related: Iterable[Any], names: frozenset[str]) -> list[str]:
-    """Unknown paths in related objects that lie under a field the expression names."""
+def related_unknown_hits(related_unknowns: Iterable[tuple[Path, ...]], names: frozenset[str]) -> list[str]:
+    """Unknown paths (precomputed per related object) that lie under a field the expression names."""
     hits = []
-    for obj in related:
-        for path in find_unknown_paths(obj):
+    for paths in related_unknowns:
+        for path in paths:
             if not path or any(key in names for key in path):
                 hits.append(".".join(path) or "(whole object)")
     return hits

@@ -56,6 +56,8 @@ class Subject:
 
     ``type`` is the Pulumi type token when the object comes from a Pulumi program or state
     (``aws:eks/cluster:Cluster``, ``kubernetes:core/v1:Namespace``); plain manifests have none.
+    Kind, namespace, name and reference are derived once, at construction: an audit asks for them
+    for every control of every object.
     """
 
     props: Mapping[str, Any]
@@ -63,19 +65,32 @@ class Subject:
     name: str | None = None
     urn: str | None = None
     cluster: str | None = None
+    kube_kind: tuple[str, str] | None = field(init=False, compare=False)
+    namespace: str | None = field(init=False, compare=False)
+    object_name: str | None = field(init=False, compare=False)
+    ref: str = field(init=False, compare=False)
 
-    @property
-    def kube_kind(self) -> tuple[str, str] | None:
-        """(apiGroup, kind) for Kubernetes objects, whatever their source."""
-        api_version, kind = self.props.get("apiVersion"), self.props.get("kind")
-        if isinstance(api_version, str) and isinstance(kind, str):
-            group = api_version.rpartition("/")[0] if "/" in api_version else ""
-            return group, kind
-        if self.type and self.type.startswith("kubernetes:"):
-            _, module, kind = self.type.split(":", 2)
-            group = module.rpartition("/")[0]
-            return ("" if group == "core" else group), kind.removesuffix("Patch")
-        return None
+    def __post_init__(self) -> None:
+        kk = _kube_kind(self.props, self.type)
+        md = self.metadata
+        raw_name = md.get("name")
+        object_name = raw_name if isinstance(raw_name, str) else self.name
+        if kk == ("", "Namespace"):
+            namespace = raw_name if isinstance(raw_name, str) else None
+        else:
+            ns = md.get("namespace")
+            namespace = ns if isinstance(ns, str) else None
+        if self.urn:
+            ref = self.urn
+        elif kk:
+            ns = md.get("namespace")
+            ref = (f"{kk[1]}/{ns}/" if isinstance(ns, str) else f"{kk[1]}/") + str(object_name)
+        else:
+            ref = f"{self.type}::{self.name}"
+        object.__setattr__(self, "kube_kind", kk)
+        object.__setattr__(self, "namespace", namespace)
+        object.__setattr__(self, "object_name", object_name)
+        object.__setattr__(self, "ref", ref)
 
     @property
     def metadata(self) -> Mapping[str, Any]:
@@ -83,33 +98,21 @@ class Subject:
         return md if isinstance(md, Mapping) else {}
 
     @property
-    def namespace(self) -> str | None:
-        """The namespace the object lives in; for a Namespace, the namespace it is."""
-        kk = self.kube_kind
-        if kk == ("", "Namespace"):
-            name = self.metadata.get("name")
-            return name if isinstance(name, str) else None
-        ns = self.metadata.get("namespace")
-        return ns if isinstance(ns, str) else None
+    def type_label(self) -> str:
+        return self.type or "/".join(filter(None, self.kube_kind or ()))
 
-    @property
-    def object_name(self) -> str | None:
-        n = self.metadata.get("name")
-        if isinstance(n, str):
-            return n
-        return self.name
 
-    @property
-    def ref(self) -> str:
-        """A stable, human-readable reference: the URN, else kind/namespace/name."""
-        if self.urn:
-            return self.urn
-        kk = self.kube_kind
-        if kk:
-            ns = self.metadata.get("namespace")
-            prefix = f"{kk[1]}/{ns}/" if isinstance(ns, str) else f"{kk[1]}/"
-            return prefix + str(self.object_name)
-        return f"{self.type}::{self.name}"
+def _kube_kind(props: Mapping[str, Any], type_token: str | None) -> tuple[str, str] | None:
+    """(apiGroup, kind) for Kubernetes objects, whatever their source."""
+    api_version, kind = props.get("apiVersion"), props.get("kind")
+    if isinstance(api_version, str) and isinstance(kind, str):
+        group = api_version.rpartition("/")[0] if "/" in api_version else ""
+        return group, kind
+    if type_token and type_token.startswith("kubernetes:"):
+        _, module, kind = type_token.split(":", 2)
+        group = module.rpartition("/")[0]
+        return ("" if group == "core" else group), kind.removesuffix("Patch")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,7 @@ class _Prepared:
     target: Target
     control: Control
     check: CompiledCheck
+    mode: Mode = "enforce"
 
 
 def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -242,7 +246,7 @@ class Evaluator:
                     [(v.name, v.expression) for v in target.variables],
                     where=f"{control.id} target {target.index}",
                 )
-                prepared = _Prepared(target, control, check)
+                prepared = _Prepared(target, control, check, self.mode(control))
                 if target.scope == "stack":
                     self._stack.append(prepared)
                 elif target.type:
@@ -316,17 +320,11 @@ class Evaluator:
         A Kubernetes stack-scope target sees ``namespaceObjects`` (every object in the namespace the
         Namespace names); a cloud stack-scope target sees ``stackResources`` (every subject as
         ``{type, name, props}``): "this cluster has an OIDC provider or the Pod Identity agent".
+        Objects are grouped once and each object's unknowns found once: no quadratic joins.
         """
         if not self._stack:
             return []
-        by_namespace: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for s in subjects:
-            if s.kube_kind and s.kube_kind != ("", "Namespace"):
-                ns = s.metadata.get("namespace")
-                if isinstance(ns, str):
-                    by_namespace[ns].append(s.props)
-        stack_resources: list[dict[str, Any]] | None = None
-        findings: list[Finding] = []
+        matching: list[tuple[Subject, list[_Prepared]]] = []
         for s in subjects:
             kk = s.kube_kind
             prepared = [
@@ -338,14 +336,29 @@ class Evaluator:
                 )
                 and not self._exempt_system(p.control, s)
             ]
-            if not prepared:
-                continue
-            extra: dict[str, Any] = {"namespaceObjects": by_namespace.get(s.object_name or "", [])}
+            if prepared:
+                matching.append((s, prepared))
+        if not matching:
+            return []
+        unknowns = [find_unknown_paths(s.props) for s in subjects]
+        by_namespace: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(subjects):
+            if s.kube_kind and s.kube_kind != ("", "Namespace") and s.namespace is not None:
+                by_namespace[s.namespace].append(i)
+        stack_resources = [{"type": r.type or "", "name": r.name or "", "props": r.props} for r in subjects]
+        all_unknowns = [u for u in unknowns if u]
+        findings: list[Finding] = []
+        index = {id(s): i for i, s in enumerate(subjects)}
+        for s, prepared in matching:
+            members = by_namespace.get(s.object_name or "", []) if s.kube_kind == ("", "Namespace") else []
+            extra: dict[str, Any] = {"namespaceObjects": [subjects[i].props for i in members]}
+            related = [unknowns[i] for i in members if unknowns[i]]
             if any(p.target.type for p in prepared):
-                if stack_resources is None:
-                    stack_resources = [{"type": r.type or "", "name": r.name or "", "props": r.props} for r in subjects]
                 extra["stackResources"] = stack_resources
-            findings.extend(self._run(s, prepared, extra=extra))
+                related = all_unknowns
+            findings.extend(
+                self._run(s, prepared, extra=extra, related_unknowns=related, unknown_paths=unknowns[index[id(s)]])
+            )
         return findings
 
     # ------------------------------------------------------------------ internals
@@ -355,15 +368,22 @@ class Evaluator:
             return False
         return subject.namespace in self.system_namespaces
 
-    def _run(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[Finding]:
-        unknown_paths = find_unknown_paths(subject.props)
+    def _run(
+        self,
+        subject: Subject,
+        prepared: list[_Prepared],
+        extra: Mapping[str, Any],
+        related_unknowns: Sequence[tuple[tuple[str, ...], ...]] = (),
+        unknown_paths: tuple[tuple[str, ...], ...] | None = None,
+    ) -> list[Finding]:
+        if unknown_paths is None:
+            unknown_paths = find_unknown_paths(subject.props)
         activation = None
         findings = []
         for p in prepared:
             hits = unknown_hits(unknown_paths, p.check.paths) if unknown_paths else []
-            if p.check.reads_related and extra:
-                related = [*extra.get("namespaceObjects", ()), *(r["props"] for r in extra.get("stackResources", ()))]
-                hits += related_unknown_hits(related, p.check.field_names)
+            if p.check.reads_related and related_unknowns:
+                hits += related_unknown_hits(related_unknowns, p.check.field_names)
             if hits:
                 findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
                 continue
@@ -405,10 +425,10 @@ class Evaluator:
             policy_name=p.control.policy_name,
             title=p.control.title,
             severity=p.control.severity,
-            mode=self.mode(p.control),
+            mode=p.mode,
             status=status,
             subject=subject.ref,
-            subject_type=subject.type or "/".join(filter(None, subject.kube_kind or ())),
+            subject_type=subject.type_label,
             message=message,
             remediation=p.control.remediation,
             cluster=subject.cluster or self.cluster,
