@@ -12,6 +12,7 @@ short-circuited past the unknown is still reported unknown.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -116,10 +117,14 @@ def inline_variables(expression: str, variables: Sequence[tuple[str, str]]) -> s
     return _substitute(expression, done)
 
 
+def _parenthesised(source: str, _match: re.Match[str]) -> str:
+    return f"({source})"
+
+
 def _substitute(text: str, inlined: Mapping[str, str]) -> str:
     for name, source in inlined.items():
-        replacement = f"({source})"
-        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", lambda _m: replacement, text)
+        # a function, not a template: the source's backslashes must not be read as group references
+        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", functools.partial(_parenthesised, source), text)
     return text
 
 
