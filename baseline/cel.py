@@ -83,6 +83,7 @@ class CompiledCheck:
     variable_sources: tuple[tuple[str, str], ...] = ()
     inlined: str = ""
     field_names: frozenset[str] = frozenset()
+    iterated_names: frozenset[str] = frozenset()
 
     def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
@@ -139,7 +140,9 @@ def compile_check(
     var_exprs = dict(variables)
     paths = referenced_paths(expression, var_exprs)
     reads_related = "namespaceObjects" in inlined or "stackResources" in inlined
-    return CompiledCheck(program, paths, reads_related, tuple(variables), inlined, field_names(inlined))
+    return CompiledCheck(
+        program, paths, reads_related, tuple(variables), inlined, field_names(inlined), iterated_names(inlined)
+    )
 
 
 # --------------------------------------------------------------------------- referenced paths
@@ -191,25 +194,49 @@ def _collect(expression: str, variables: Mapping[str, str], out: set[Path], stac
 _FIELD_NAME = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()|\[\s*(?:\"([^\"]*)\"|'([^']*)')\s*\]")
 
 
+_STRING_LITERAL = re.compile(r"\"([^\"\\]*)\"|'([^'\\]*)'")
+_ITERATED = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+
+
 def field_names(expression: str) -> frozenset[str]:
-    """Every field name an expression selects anywhere (``.name``, ``['name']``), methods excluded.
+    """Every key an expression can name: selected fields (``.name``, ``['name']``), methods excluded,
+    and every string literal (``'key' in map``).
 
     For objects reached through a collection (``namespaceObjects.exists(o, o.spec...)``) the exact
-    path is not known statically; an unknown under a field the expression never names cannot
-    change its verdict, one under a named field can.
+    path is not known statically; an unknown under keys the expression never names cannot change
+    its verdict, one under named keys can.
     """
     out = set()
     for m in _FIELD_NAME.finditer(expression):
         out.add(m.group(1) or m.group(2) or m.group(3) or "")
+    for m in _STRING_LITERAL.finditer(expression):
+        out.add(m.group(1) if m.group(1) is not None else m.group(2))
     return frozenset(out)
 
 
-def related_unknown_hits(related_unknowns: Iterable[tuple[Path, ...]], names: frozenset[str]) -> list[str]:
-    """Unknown paths (precomputed per related object) that lie under a field the expression names."""
+def iterated_names(expression: str) -> frozenset[str]:
+    """Fields whose elements a macro visits (``.labels.exists(``): their keys need not be named."""
+    return frozenset(m.group(1) for m in _ITERATED.finditer(expression))
+
+
+def related_unknown_hits(
+    related_unknowns: Iterable[tuple[Path, ...]], names: frozenset[str], iterated: frozenset[str] = frozenset()
+) -> list[str]:
+    """Unknown paths (precomputed per related object) the expression can reach.
+
+    An expression reaches a value only through keys it names, or by a macro iterating the
+    collection that holds it: an unknown at ``metadata.annotations.x`` is out of reach of an
+    expression that names neither ``metadata`` and ``annotations`` nor iterates ``annotations``.
+    """
     hits = []
     for paths in related_unknowns:
         for path in paths:
-            if not path or any(key in names for key in path):
+            reachable = (
+                not path
+                or all(key in names for key in path)
+                or (len(path) >= 2 and all(key in names for key in path[:-1]) and path[-2] in iterated)
+            )
+            if reachable:
                 hits.append(".".join(path) or "(whole object)")
     return hits
 

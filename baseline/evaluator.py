@@ -383,7 +383,7 @@ class Evaluator:
         for p in prepared:
             hits = unknown_hits(unknown_paths, p.check.paths) if unknown_paths else []
             if p.check.reads_related and related_unknowns:
-                hits += related_unknown_hits(related_unknowns, p.check.field_names)
+                hits += related_unknown_hits(related_unknowns, p.check.field_names, p.check.iterated_names)
             if hits:
                 findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
                 continue
