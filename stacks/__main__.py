@@ -6,13 +6,14 @@ a bad intent is a clear error naming the field path, and nothing half-made.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from baseline.intent import Intent
 from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config
-from providers.eks import EksCluster
 from providers.records import record_exceptions
 
 HERE = Path(__file__).resolve().parent
@@ -30,16 +31,34 @@ def _stack_config() -> dict[str, Any]:
     return values
 
 
+#: One component per cloud, each ``Component(name, intent)`` with the same outputs. Imported lazily:
+#: a stack loads only its own cloud's SDK.
+COMPONENTS = {
+    "eks": ("providers.eks", "EksCluster"),
+    "gke": ("providers.gke", "GkeCluster"),
+    "aks": ("providers.aks", "AksCluster"),
+}
+
+
+def _cluster_component(intent: Intent) -> Any:
+    module_name, class_name = COMPONENTS[intent.cluster.cloud]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
+        raise pulumi.RunError(
+            f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
+        ) from None
+    return getattr(module, class_name)(intent.cluster.name, intent)
+
+
 def main() -> None:
     try:
         intent = intent_from_config(_stack_config(), base_dir=HERE)
     except IntentError as err:
         raise pulumi.RunError(str(err)) from None
-    if intent.cluster.cloud != "eks":
-        raise pulumi.RunError(
-            f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet (only eks)"
-        )
-    cluster = EksCluster(intent.cluster.name, intent)
+    cluster = _cluster_component(intent)
     # every exception is a record in the stack's state: diffed on preview, judged by ST-02
     record_exceptions(intent.cluster.name, intent.exceptions)
     pulumi.export("clusterName", cluster.cluster_name)
