@@ -185,6 +185,10 @@ def test_references_match_the_spec(control_id: str) -> None:
 @pytest.mark.parametrize("control", list(CATALOG), ids=lambda c: c.id)
 def test_every_control_has_pass_and_fail_examples(control: Control) -> None:
     kinds = {e.expect for e in control.examples()}
+    if not control.applicable_targets():
+        # applies nowhere yet (every target a named "covered by" entry): nothing to judge
+        assert all(t.not_applicable for t in control.targets) and not kinds
+        return
     assert {"pass", "fail"} <= kinds
 
 
