@@ -113,7 +113,7 @@ class Target:
     @property
     def describes(self) -> str:
         if self.type:
-            return self.type
+            return f"stack:{self.type}" if self.scope == "stack" else self.type
         if self.kinds:
             names = ",".join(k.kind for k in self.kinds)
             return f"stack:{names}" if self.scope == "stack" else names

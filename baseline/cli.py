@@ -18,9 +18,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from baseline import __version__
+
+if TYPE_CHECKING:
+    from baseline.intent import Intent
 
 __all__ = [
     "COMMANDS",
@@ -112,12 +115,65 @@ def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_BLOCKED if result.blocked else EXIT_OK
 
 
+# --------------------------------------------------------------------------- controls
+
+
+def _add_stack_option(p: argparse.ArgumentParser, required: bool, what: str) -> None:
+    p.add_argument(
+        "--stack", required=required, metavar="NAME", help=f"stack whose intent sets {what} (STACKS_DIR/Pulumi.NAME.yaml)"
+    )
+    p.add_argument("--stacks-dir", default="stacks", metavar="DIR", help="stack config directory (default: stacks)")
+
+
+def _stack_intent(args: argparse.Namespace) -> Intent | None:
+    from pathlib import Path
+
+    from baseline.loader import intent_from_config, read_stack_config
+
+    if not args.stack:
+        return None
+    stacks_dir = Path(args.stacks_dir)
+    return intent_from_config(
+        read_stack_config(stacks_dir / f"Pulumi.{args.stack}.yaml"), base_dir=stacks_dir, source=f"stack {args.stack}"
+    )
+
+
+def _configure_controls(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    _add_stack_option(p, required=False, what="each control's mode (its wave, its overrides)")
+
+
+def _run_controls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from baseline.catalog import CatalogError, load_catalog
+    from baseline.listing import control_rows, format_controls
+    from baseline.loader import IntentError
+
+    try:
+        catalog = load_catalog()
+        intent = _stack_intent(args)
+    except (IntentError, CatalogError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    if args.json:
+        json.dump(control_rows(catalog, intent), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(format_controls(catalog, intent) + "\n")
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "plan",
         "preview a stack offline: run its program under mocks and its resources through the policy pack",
         _configure_plan,
         _run_plan,
+    ),
+    Command(
+        "controls",
+        "list the catalog: each control's severity, mode, references, and where each target is enforced",
+        _configure_controls,
+        _run_controls,
     ),
 )
 
@@ -174,6 +230,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except KeyboardInterrupt:
         print("interrupted", file=err)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `fleet-baseline controls | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

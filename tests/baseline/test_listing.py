@@ -1,0 +1,70 @@
+"""``fleet-baseline controls``: the catalog with where each target is enforced, derived not stated."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from baseline.catalog import load_catalog
+from baseline.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_json_lists_every_control_with_its_targets() -> None:
+    code, out, _ = run("controls", "--json")
+    assert code == 0
+    rows = {r["id"]: r for r in json.loads(out)}
+    assert set(rows) == load_catalog().ids()
+    cl01 = rows["CL-01"]
+    assert cl01["severity"] == "high" and cl01["mode"] == "enforce" and "C-0066" in cl01["references"]
+    eks = next(t for t in cl01["targets"] if t["target"] == "aws:eks/cluster:Cluster")
+    assert (eks["preview"], eks["admission"], eks["audit"]) == (True, False, True)
+    assert "CrossGuard" in eks["notAtAdmission"]
+
+
+def test_admission_and_stack_scope_are_told_apart() -> None:
+    _, out, _ = run("controls", "--json")
+    rows = {r["id"]: r for r in json.loads(out)}
+    pod = rows["POD-01"]["targets"][0]
+    assert (pod["preview"], pod["admission"], pod["audit"]) == (True, True, True)
+    ns02 = rows["NS-02"]["targets"][0]
+    assert ns02["scope"] == "stack" and not ns02["admission"] and ns02["preview"]
+    assert "stack-scoped" in ns02["notAtAdmission"]
+
+
+def test_not_applicable_entries_name_what_covers_them() -> None:
+    _, out, _ = run("controls", "--json")
+    cl12 = next(r for r in json.loads(out) if r["id"] == "CL-12")
+    eks = next(t for t in cl12["targets"] if t["cloud"] == "eks")
+    assert "POD-11" in eks["coveredBy"] and not (eks["preview"] or eks["admission"] or eks["audit"])
+
+
+def test_modes_follow_the_stacks_intent(tmp_path: Path) -> None:
+    (tmp_path / "intent.yaml").write_text((ROOT / "stacks" / "intents" / "prod.yaml").read_text())
+    (tmp_path / "Pulumi.canary.yaml").write_text(
+        "config:\n"
+        "  fleet-baseline:intentFile: intent.yaml\n"
+        "  fleet-baseline:intent:\n"
+        "    cluster: {cloud: eks, eks: {region: eu-west-1, subnetIds: [subnet-a, subnet-b]}}\n"
+        "    rollout: {wave: canary}\n"
+        "    admission: {modes: {POD-10: enforce}, waves: {canary: {POD-13: audit}}}\n"
+    )
+    code, out, _ = run("controls", "--json", "--stack", "canary", "--stacks-dir", str(tmp_path))
+    assert code == 0
+    modes = {r["id"]: r["mode"] for r in json.loads(out)}
+    assert modes["POD-10"] == "enforce" and modes["POD-13"] == "audit" and modes["CL-10"] == "audit"
+
+
+def test_text_table_and_bad_stack() -> None:
+    code, out, _ = run("controls")
+    assert code == 0 and out.startswith("ID") and "covered by:" in out and "admission yes" in out
+    code, _, err = run("controls", "--stack", "nope")
+    assert code == 2 and "cannot read" in err
