@@ -119,9 +119,8 @@ def _run_plan(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _add_stack_option(p: argparse.ArgumentParser, required: bool, what: str) -> None:
-    p.add_argument(
-        "--stack", required=required, metavar="NAME", help=f"stack whose intent sets {what} (STACKS_DIR/Pulumi.NAME.yaml)"
-    )
+    help_text = f"stack whose intent sets {what} (STACKS_DIR/Pulumi.NAME.yaml)"
+    p.add_argument("--stack", required=required, metavar="NAME", help=help_text)
     p.add_argument("--stacks-dir", default="stacks", metavar="DIR", help="stack config directory (default: stacks)")
 
 

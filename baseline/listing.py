@@ -82,6 +82,6 @@ def format_controls(catalog: Catalog, intent: Intent | None = None) -> str:
             if "coveredBy" in t:
                 lines.append(f"{'':<7} - {t['target']:<58} covered by: {t['coveredBy']}")
             else:
-                where = f"preview {_flag(t, 'preview'):<3} admission {_flag(t, 'admission'):<3} audit {_flag(t, 'audit')}"
+                where = " ".join(f"{key} {_flag(t, key):<3}" for key in ("preview", "admission", "audit"))
                 lines.append(f"{'':<7} - {t['target']:<58} {where}")
     return "\n".join(lines)
