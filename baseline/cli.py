@@ -161,6 +161,35 @@ def _run_controls(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- pack-config
+
+
+def _configure_pack_config(p: argparse.ArgumentParser) -> None:
+    _add_stack_option(p, required=True, what="the modes")
+    p.add_argument("--wave", choices=("canary", "early", "broad"), help="rollout wave (default: the intent's)")
+    p.add_argument("--out", metavar="FILE", help="write the JSON here (default: stdout)")
+
+
+def _run_pack_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from baseline.catalog import CatalogError
+    from baseline.loader import IntentError
+    from policy_packs.factory import policy_pack_config
+
+    try:
+        intent = _stack_intent(args)
+    except (IntentError, CatalogError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    assert intent is not None  # --stack is required
+    text = json.dumps(policy_pack_config(intent, wave=args.wave), indent=2, sort_keys=True) + "\n"
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        out.write(text)
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "plan",
@@ -173,6 +202,12 @@ COMMANDS: tuple[Command, ...] = (
         "list the catalog: each control's severity, mode, references, and where each target is enforced",
         _configure_controls,
         _run_controls,
+    ),
+    Command(
+        "pack-config",
+        "write a --policy-pack-config for a stack in a rollout wave (each policy's level = the wave's mode)",
+        _configure_pack_config,
+        _run_pack_config,
     ),
 )
 

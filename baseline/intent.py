@@ -508,9 +508,10 @@ class Intent(_Model):
     def cluster_admins(self) -> list[AccessGrant]:
         return [g for g in self.access if g.role == "cluster-admin"]
 
-    def mode_for(self, control_id: str, default: Mode) -> Mode:
-        """The control's mode in this cluster's rollout wave: wave override, then intent, then default."""
-        wave_modes = self.admission.waves.get(self.rollout.wave, {})
+    def mode_for(self, control_id: str, default: Mode, wave: Wave | None = None) -> Mode:
+        """The control's mode in a rollout wave (this cluster's unless given): the wave's override,
+        then the intent's mode, then the control's default."""
+        wave_modes = self.admission.waves.get(wave or self.rollout.wave, {})
         if control_id in wave_modes:
             return wave_modes[control_id]
         return self.admission.modes.get(control_id, default)

@@ -54,7 +54,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,7 @@ __all__ = [
     "SEVERITIES",
     "STACK_CONFIG_KEYS",
     "STACK_POLICY_SUFFIX",
+    "WAVE_SCHEMA",
     "PackRuntime",
     "PackSetup",
     "build_policies",
@@ -97,7 +98,10 @@ __all__ = [
     "enforcement_level",
     "framework_for",
     "params_read",
+    "policy_names",
+    "policy_pack_config",
     "setup_from_stack_config",
+    "stack_policy_name",
     "unwrap",
 ]
 
@@ -163,6 +167,14 @@ PARAM_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
 #: Parameters the evaluator itself provides (the evaluation date): never configured.
 EVALUATOR_PARAMS = frozenset({"today"})
 
+#: Every policy accepts the rollout wave in its config: ``fleet-baseline pack-config --wave W`` writes
+#: it with the matching enforcementLevel; a control that is ``off`` in that wave reports nothing.
+WAVE_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "enum": ["canary", "early", "broad"],
+    "description": "Rollout wave whose modes apply (default: the stack intent's rollout.wave).",
+}
+
 #: Parameters the pack has defaults for when no intent is available (the rest come only from an intent).
 _PACK_PARAMS = frozenset({"minimumBaselineVersion"})
 
@@ -200,7 +212,8 @@ def config_schema(
         if name == "minimumBaselineVersion":
             schema["default"] = catalog.baseline_version
         properties[name] = schema
-    return PolicyConfigSchema(properties=properties) if properties else None
+    properties["wave"] = dict(WAVE_SCHEMA)
+    return PolicyConfigSchema(properties=properties)
 
 
 def framework_for(control: Control, catalog: Catalog) -> PolicyComplianceFramework:
@@ -256,6 +269,7 @@ class PackSetup:
     cluster: str | None = None
     intent_source: str | None = None
     intent_problem: str | None = None
+    wave_modes: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def without_intent(cls, catalog: Catalog, problem: str) -> PackSetup:
@@ -277,14 +291,25 @@ class PackSetup:
             catalog=catalog,
             params=intent_params(intent, catalog),
             modes={c.id: intent.mode_for(c.id, c.default_mode) for c in catalog},
+            wave_modes={
+                wave: {c.id: intent.mode_for(c.id, c.default_mode, wave) for c in catalog}
+                for wave in ("canary", "early", "broad")
+            },
             exceptions=tuple(intent.exceptions),
             system_namespaces=tuple(intent.system_namespaces),
             cluster=intent.cluster.name,
             intent_source=source,
         )
 
-    def mode(self, control: Control) -> str:
+    def mode(self, control: Control, wave: str | None = None) -> str:
+        """The control's mode, in the configured wave when the policy config names one."""
+        if wave is not None and wave in self.wave_modes:
+            return self.wave_modes[wave].get(control.id, control.default_mode)
         return self.modes.get(control.id, control.default_mode)
+
+    def off_in_wave(self, control: Control, config: Mapping[str, Any] | None) -> bool:
+        wave = (config or {}).get("wave")
+        return isinstance(wave, str) and self.mode(control, wave) == "off"
 
 
 def setup_from_stack_config(
@@ -458,6 +483,8 @@ def _metadata(control: Control, catalog: Catalog, setup: PackSetup, targets: Seq
 
 def _resource_policy(control: Control, runtime: PackRuntime, targets: Sequence[Target]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if runtime.setup.off_in_wave(control, args.get_config()):
+            return
         props = unwrap(args.props)
         subject = Subject(props, type=args.resource_type, name=args.name, urn=args.urn)
         findings = runtime.findings(control, subject, args.get_config())
@@ -474,6 +501,8 @@ def _stack_policy(
     control: Control, runtime: PackRuntime, targets: Sequence[Target], name: str
 ) -> StackValidationPolicy:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        if runtime.setup.off_in_wave(control, args.get_config()):
+            return
         subjects = [Subject(unwrap(r.props), type=r.resource_type, name=r.name, urn=r.urn) for r in args.resources]
         findings = runtime.stack_findings(control, subjects, args.get_config())
         runtime.report(control, findings, report_violation, {s.ref: s.props for s in subjects}, stack=True)
@@ -505,12 +534,43 @@ def build_policies(
     runtime = PackRuntime(setup, is_preview, today=today)
     policies: list[Policy] = []
     for control in catalog:
-        targets = control.applicable_targets()
-        objects = [t for t in targets if t.scope == "object"]
-        stacks = [t for t in targets if t.scope == "stack"]
+        objects, stacks = _split_targets(control)
         if objects:
             policies.append(_resource_policy(control, runtime, objects))
         if stacks:
-            name = control.policy_name + (STACK_POLICY_SUFFIX if objects else "")
-            policies.append(_stack_policy(control, runtime, stacks, name))
+            policies.append(_stack_policy(control, runtime, stacks, stack_policy_name(control)))
     return policies
+
+
+def _split_targets(control: Control) -> tuple[list[Target], list[Target]]:
+    targets = control.applicable_targets()
+    return [t for t in targets if t.scope == "object"], [t for t in targets if t.scope == "stack"]
+
+
+def stack_policy_name(control: Control) -> str:
+    """A control with object and stack targets gets two policies; the stack one is suffixed."""
+    objects, _ = _split_targets(control)
+    return control.policy_name + (STACK_POLICY_SUFFIX if objects else "")
+
+
+def policy_names(control: Control) -> list[str]:
+    """The names of the policies the pack builds for a control (none when it applies nowhere)."""
+    objects, stacks = _split_targets(control)
+    return ([control.policy_name] if objects else []) + ([stack_policy_name(control)] if stacks else [])
+
+
+def policy_pack_config(intent: Intent, catalog: Catalog | None = None, wave: str | None = None) -> dict[str, Any]:
+    """A ``--policy-pack-config`` document that runs the pack in a rollout wave.
+
+    The engine fixes a policy's enforcement level from the pack config, so the wave's modes are
+    written as each policy's ``enforcementLevel`` (enforce: mandatory, audit: advisory, off: disabled),
+    and the wave itself as the policy's ``wave`` so the pack judges with that wave's modes.
+    """
+    catalog = catalog or load_catalog()
+    wave = wave or intent.rollout.wave
+    config: dict[str, Any] = {}
+    for control in catalog:
+        mode = intent.mode_for(control.id, control.default_mode, wave)  # type: ignore[arg-type]
+        for name in policy_names(control):
+            config[name] = {"enforcementLevel": enforcement_level(mode).value, "wave": wave}
+    return config

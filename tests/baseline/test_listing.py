@@ -68,3 +68,17 @@ def test_text_table_and_bad_stack() -> None:
     assert code == 0 and out.startswith("ID") and "covered by:" in out and "admission yes" in out
     code, _, err = run("controls", "--stack", "nope")
     assert code == 2 and "cannot read" in err
+
+
+def test_pack_config_writes_each_policys_level_for_a_wave(tmp_path: Path) -> None:
+    out_file = tmp_path / "canary.json"
+    code, _, _ = run("pack-config", "--stack", "eks-prod", "--wave", "canary", "--out", str(out_file))
+    assert code == 0
+    config = json.loads(out_file.read_text())
+    catalog = load_catalog()
+    assert config[catalog["CL-01"].policy_name] == {"enforcementLevel": "mandatory", "wave": "canary"}
+    assert config[catalog["CL-10"].policy_name] == {"enforcementLevel": "advisory", "wave": "canary"}
+    # a control with object and stack targets has two policies, both configured
+    assert config[catalog["CL-05"].policy_name + "-stack"]["wave"] == "canary"
+    code, _, err = run("pack-config", "--stack", "eks-prod", "--wave", "everywhere")
+    assert code == 2 and "invalid choice" in err

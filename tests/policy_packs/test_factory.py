@@ -162,10 +162,12 @@ def test_config_schema_declares_the_params_the_control_reads(catalog: Any) -> No
     cl08 = config_schema(catalog["CL-08"], catalog)
     assert cl08 is not None and cl08.properties["clusterAdmins"]["type"] == "array"
     assert "default" not in cl08.properties["clusterAdmins"], "a default would override the stack's intent"
-    assert config_schema(catalog["CL-01"], catalog) is None
+    # a control that reads no parameter still accepts the rollout wave
+    assert set(config_schema(catalog["CL-01"], catalog).properties) == {"wave"}
     for control in catalog:
         schema = config_schema(control, catalog)
-        assert schema is None or not (set(schema.properties) & EVALUATOR_PARAMS)
+        assert schema is not None and schema.properties["wave"]["enum"] == ["canary", "early", "broad"]
+        assert not (set(schema.properties) & EVALUATOR_PARAMS)
 
 
 def test_every_param_a_control_reads_has_a_schema(catalog: Any) -> None:

@@ -40,6 +40,7 @@ CLUSTER: dict[str, Any] = {
     "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False, "subnetIds": ["subnet-1"]},
     "accessConfig": {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
     "tags": {"fleet-baseline.io/baseline-version": "1.0.0"},
+    "upgradePolicy": {"supportType": "STANDARD"},
 }
 
 
@@ -224,3 +225,30 @@ def test_the_pack_process_is_gone_after_the_context() -> None:
         proc = pack._proc
         assert proc is not None and proc.poll() is None
     assert proc.poll() is not None
+
+
+def test_a_wave_from_the_policy_pack_config_applies_that_waves_modes() -> None:
+    """The intent keeps CL-01 enforced broadly but off in canary; `pack-config --wave canary` says so."""
+    from baseline.loader import intent_from_config
+    from policy_packs.factory import policy_pack_config
+
+    changes = {"admission": {"waves": {"canary": {"CL-01": "off", "CL-03": "audit"}}}}
+    config = _prod_config(**changes)
+    raw = read_stack_file(STACKS / "Pulumi.eks-prod.yaml")
+    intent = intent_from_config(
+        {"intentFile": raw["fleet-baseline:intentFile"], "intent": {**raw["fleet-baseline:intent"], **changes}},
+        base_dir=STACKS,
+    )
+    with _start(False, config) as pack:
+        info = pack.get_analyzer_info()
+        bad = _cluster(encryptionConfig=None, vpcConfig={"endpointPrivateAccess": False, "endpointPublicAccess": True})
+        broad = {(d.policy, d.enforcement_level) for d in pack.analyze(bad)}
+        assert broad == {(CL01, "mandatory"), (CL03, "mandatory")}
+        canary = policy_pack_config(intent, CATALOG, "canary")
+        assert canary[CL01] == {"enforcementLevel": "disabled", "wave": "canary"}
+        given = {name: (value["enforcementLevel"], {"wave": value["wave"]}) for name, value in canary.items()}
+        pack.configure(reconcile_policy_config(info, given))
+        assert {(d.policy, d.enforcement_level) for d in pack.analyze(bad)} == {(CL03, "advisory")}
+        # a wave alone (no level) still stops an `off` control from reporting
+        pack.configure(reconcile_policy_config(info, {CL01: (None, {"wave": "canary"})}))
+        assert CL01 not in {d.policy for d in pack.analyze(bad)}
