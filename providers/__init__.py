@@ -6,6 +6,7 @@ environment; providers are passed in explicitly.
 """
 
 from providers.eks import EksCluster
-from providers.incluster import InClusterBaseline, baseline_objects
+from providers.engines import engine_release_args
+from providers.incluster import InClusterBaseline, baseline_objects, incluster_manifests
 
-__all__ = ["EksCluster", "InClusterBaseline", "baseline_objects"]
+__all__ = ["EksCluster", "InClusterBaseline", "baseline_objects", "engine_release_args", "incluster_manifests"]

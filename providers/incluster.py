@@ -26,6 +26,21 @@ Decisions worth knowing:
   ``needsApi``: the platform owns the identity binding, so the account that carries it (and the
   cloud's annotation, passed in by the cloud component) is part of the baseline. Application charts
   reference it (``serviceAccount.create: false``) rather than create it.
+* **Admission.** The rendered admission objects (:func:`providers.admission.render_admission`, for
+  the intent's engine) are part of the in-cluster object list: :func:`incluster_manifests` is the one
+  pure function that gives baseline objects + admission objects, for this component and for anything
+  that writes the same objects as YAML. The component installs the engine first
+  (:func:`providers.engines.engine_release_args`, nothing for ``vap``) and makes every admission
+  object depend on the release; a binding depends on its policy, a Kyverno PolicyException on the
+  policies it names, a Gatekeeper Constraint on its ConstraintTemplate.
+* **Constraint kinds appear asynchronously.** Gatekeeper creates a Constraint's CRD some time after
+  it sees the ConstraintTemplate. Each template carries ``pulumi.com/waitFor:
+  jsonpath={.status.created}=true`` (pulumi-kubernetes >= 4.18 honours it on any resource), which
+  Gatekeeper sets once the Constraint CRD exists, so the template is not complete, and its
+  Constraint is not sent, before the kind is served. The provider's own create retry on "no matches
+  for kind" (5 tries, doubling back-off) is the second line. The annotation is in the manifest, not
+  added by the component, so what Pulumi applies and what a YAML render writes stay the same object;
+  other tools ignore it.
 * **Egress and the metadata range.** An egress rule whose CIDR strictly contains the metadata range
   gets ``except: [metadataCidr]`` when ``network.blockMetadata`` is on. A rule that *is* the
   metadata range, or lies inside it, cannot be carved out; it is emitted as written and NS-03
@@ -34,42 +49,61 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import ipaddress
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi_kubernetes.admissionregistration import v1 as admissionregistration_v1
+from pulumi_kubernetes.apiextensions import CustomResource
 from pulumi_kubernetes.core import v1 as core_v1
+from pulumi_kubernetes.helm import v3 as helm_v3
 from pulumi_kubernetes.networking import v1 as networking_v1
 
+from baseline.catalog import Catalog
 from baseline.intent import EgressRule, Intent, NamespaceIntent, WorkloadIdentity
+from providers.admission import render_admission
+from providers.engines import engine_release_args
 
 __all__ = [
+    "ADMISSION_ROLES",
     "ALLOW_DNS",
     "ALLOW_EGRESS",
     "BASELINE_VERSION_LABEL",
+    "CONSTRAINT_ROLE",
     "DEFAULT_DENY",
     "LIMITS",
     "OWNER_LABEL",
     "PATCH_FORCE_ANNOTATION",
     "PSS_AUDIT_WARN_LEVEL",
     "QUOTA",
+    "TEMPLATE_READY",
     "TYPE_TOKEN",
+    "WAIT_FOR_ANNOTATION",
     "InClusterBaseline",
     "Manifest",
     "ServiceAccountAnnotations",
+    "Wire",
+    "admission_role",
     "allow_dns_policy",
     "allow_egress_policy",
     "baseline_objects",
     "default_deny_policy",
     "default_service_account",
+    "incluster_manifests",
+    "is_admission_object",
     "is_patch",
     "kubernetes_resource",
     "limit_range",
     "namespace",
+    "object_dependencies",
     "resource_name",
     "resource_quota",
+    "wiring_plan",
     "workload_service_accounts",
 ]
 
@@ -82,6 +116,10 @@ OWNER_LABEL = "fleet-baseline.io/owner"
 PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce"
 #: Level of the PSS ``audit`` and ``warn`` labels, whatever the enforced level (see module doc).
 PSS_AUDIT_WARN_LEVEL = "restricted"
+#: pulumi-kubernetes (>= 4.18) waits, after creating or updating the object, until this holds.
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+#: Gatekeeper sets a ConstraintTemplate's ``status.created`` once the Constraint CRD exists.
+TEMPLATE_READY = "jsonpath={.status.created}=true"
 
 # Stable object names inside every namespace.
 DEFAULT_DENY = "default-deny"
@@ -340,6 +378,35 @@ def baseline_objects(intent: Intent, annotations: ServiceAccountAnnotations | No
     return out
 
 
+def _await_constraint_kind(manifest: Manifest) -> Manifest:
+    """A copy of a ConstraintTemplate that Pulumi holds until its Constraint kind is served."""
+    out = copy.deepcopy(manifest)
+    out["metadata"].setdefault("annotations", {})[WAIT_FOR_ANNOTATION] = TEMPLATE_READY
+    return out
+
+
+def incluster_manifests(
+    intent: Intent,
+    engine: str | None = None,
+    today: dt.date | None = None,
+    *,
+    service_account_annotations: ServiceAccountAnnotations | None = None,
+    catalog: Catalog | None = None,
+) -> list[Manifest]:
+    """Every object the baseline puts in the cluster, in registration order, and nothing else.
+
+    :func:`baseline_objects`, then :func:`~providers.admission.render_admission` for ``engine``
+    (default: the intent's) as of ``today`` (default: the current date, as the renderer's), with
+    each ConstraintTemplate annotated so Pulumi waits for its Constraint kind (see the module doc).
+    The engine itself is a Helm release, not a manifest: :func:`providers.engines.engine_release_args`.
+    """
+    admission = render_admission(intent, catalog, engine, today)
+    return [
+        *baseline_objects(intent, service_account_annotations),
+        *(_await_constraint_kind(m) if m["kind"] == "ConstraintTemplate" else m for m in admission),
+    ]
+
+
 def is_patch(manifest: Mapping[str, Any]) -> bool:
     """Whether the object already exists in a fresh cluster and must be patched, not created.
 
@@ -349,15 +416,72 @@ def is_patch(manifest: Mapping[str, Any]) -> bool:
     return annotations.get(PATCH_FORCE_ANNOTATION) == "true"
 
 
+#: Short role of each admission kind in resource names. A ValidatingAdmissionPolicy and its binding
+#: share an object name, and a Kyverno or Gatekeeper object could share one with a baseline object:
+#: the role keeps every child's Pulumi name distinct, whatever its type.
+ADMISSION_ROLES: Mapping[tuple[str, str], str] = {
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"): "vap",
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"): "vapbinding",
+    ("policies.kyverno.io", "ValidatingPolicy"): "vpol",
+    ("policies.kyverno.io", "PolicyException"): "polex",
+    ("templates.gatekeeper.sh", "ConstraintTemplate"): "template",
+}
+#: Role of every Gatekeeper Constraint (each template makes a kind of its own).
+CONSTRAINT_ROLE = "constraint"
+_CONSTRAINTS_GROUP = "constraints.gatekeeper.sh"
+_ADMISSION_GROUPS = frozenset({group for group, _ in ADMISSION_ROLES} | {_CONSTRAINTS_GROUP})
+
+
+def _group(manifest: Mapping[str, Any]) -> str:
+    api_version = str(manifest.get("apiVersion", ""))
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def is_admission_object(manifest: Mapping[str, Any]) -> bool:
+    """Whether the object is an admission policy object (served by the API server or by an engine)."""
+    return _group(manifest) in _ADMISSION_GROUPS
+
+
+def admission_role(manifest: Mapping[str, Any]) -> str:
+    """The object's role in resource names (:data:`ADMISSION_ROLES`); refuses kinds it does not know."""
+    group = _group(manifest)
+    if group == _CONSTRAINTS_GROUP:
+        return CONSTRAINT_ROLE
+    role = ADMISSION_ROLES.get((group, str(manifest["kind"])))
+    if role is None:
+        raise ValueError(f"not an admission object of a known kind: {manifest['apiVersion']} {manifest['kind']}")
+    return role
+
+
 def resource_name(prefix: str, manifest: Mapping[str, Any]) -> str:
     """The Pulumi name of the resource for ``manifest``: ``{prefix}-{name}`` or ``{prefix}-{ns}/{name}``.
 
     ``/`` cannot occur in a namespace name, so ``(namespace, name)`` maps to distinct resource
-    names even for arbitrary service account names (``a``/``b-c`` vs ``a-b``/``c``).
+    names even for arbitrary service account names (``a``/``b-c`` vs ``a-b``/``c``). Admission
+    objects add their role after the prefix (``{prefix}-vap-{name}``, ``{prefix}-polex-{ns}/{name}``).
     """
+    if is_admission_object(manifest):
+        prefix = f"{prefix}-{admission_role(manifest)}"
     md = manifest["metadata"]
     ns = md.get("namespace")
     return f"{prefix}-{ns}/{md['name']}" if ns else f"{prefix}-{md['name']}"
+
+
+def object_dependencies(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(kind, name)`` of the cluster-scoped objects ``manifest`` must be created after.
+
+    A ValidatingAdmissionPolicyBinding after its policy (a binding to a missing policy is inert, and
+    on deletion the binding goes first); a Kyverno PolicyException after the policies it names; a
+    Gatekeeper Constraint after its ConstraintTemplate (the template's name is the kind in lower case).
+    """
+    group, kind, spec = _group(manifest), manifest["kind"], manifest.get("spec") or {}
+    if (group, kind) == ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"):
+        return [("ValidatingAdmissionPolicy", spec["policyName"])]
+    if (group, kind) == ("policies.kyverno.io", "PolicyException"):
+        return [(ref.get("kind", "ValidatingPolicy"), ref["name"]) for ref in spec.get("policyRefs", [])]
+    if group == _CONSTRAINTS_GROUP:
+        return [("ConstraintTemplate", str(kind).lower())]
+    return []
 
 
 # --------------------------------------------------------------------------- wiring
@@ -371,7 +495,18 @@ _CREATE: dict[tuple[str, str], _Factory] = {
     ("v1", "LimitRange"): core_v1.LimitRange,
     ("v1", "ResourceQuota"): core_v1.ResourceQuota,
     ("networking.k8s.io/v1", "NetworkPolicy"): networking_v1.NetworkPolicy,
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicy",
+    ): admissionregistration_v1.ValidatingAdmissionPolicy,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"): (
+        admissionregistration_v1.ValidatingAdmissionPolicyBinding
+    ),
 }
+#: API groups whose kinds have no typed class (the engines' CRDs): registered as ``CustomResource``,
+#: whose type token is ``kubernetes:<apiVersion>:<kind>``.
+_CUSTOM_GROUPS = frozenset({"policies.kyverno.io", "templates.gatekeeper.sh", _CONSTRAINTS_GROUP})
+_CUSTOM_FIELDS = frozenset({"apiVersion", "kind", "metadata", "spec"})
 _PATCH: dict[tuple[str, str], _Factory] = {
     ("v1", "ServiceAccount"): core_v1.ServiceAccountPatch,
     ("v1", "ConfigMap"): core_v1.ConfigMapPatch,
@@ -388,10 +523,23 @@ def kubernetes_resource(name: str, manifest: Mapping[str, Any], opts: pulumi.Res
     """Register ``manifest`` as its typed ``pulumi_kubernetes`` resource (a ``*Patch`` if :func:`is_patch`).
 
     The manifest's fields are passed as they are (camelCase), which the SDK sends unchanged: the
-    wire inputs are the manifest plus nothing.
+    wire inputs are the manifest plus nothing. The engines' kinds (Kyverno, Gatekeeper) have no typed
+    class and become an ``apiextensions.CustomResource``; any other unknown kind is refused.
     """
     key = (str(manifest["apiVersion"]), str(manifest["kind"]))
     table = _PATCH if is_patch(manifest) else _CREATE
+    if key not in table and table is _CREATE and _group(manifest) in _CUSTOM_GROUPS:
+        extra = sorted(set(manifest) - _CUSTOM_FIELDS)
+        if extra:
+            raise ValueError(f"{key[0]} {key[1]}: a CustomResource carries only metadata and spec, not {extra}")
+        return CustomResource(
+            name,
+            api_version=key[0],
+            kind=key[1],
+            metadata=manifest.get("metadata"),
+            spec=manifest.get("spec"),
+            opts=opts,
+        )
     if key not in table:
         action = "patch" if table is _PATCH else "create"
         raise ValueError(f"no resource class to {action} {key[0]} {key[1]}")
@@ -399,10 +547,61 @@ def kubernetes_resource(name: str, manifest: Mapping[str, Any], opts: pulumi.Res
     return table[key](name, opts=opts, **args)
 
 
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """One child of the component: its resource name, its manifest and what it is created after."""
+
+    name: str
+    manifest: Manifest
+    after: tuple[int, ...]
+    """Indices (in the plan) of the children it depends on: its Namespace, the objects it references."""
+    after_engine: bool
+    """Created after the admission engine's Helm release, when the intent's engine has one."""
+
+
+def _type_key(manifest: Mapping[str, Any]) -> tuple[str, str, bool]:
+    return str(manifest["apiVersion"]), str(manifest["kind"]), is_patch(manifest)
+
+
+def wiring_plan(prefix: str, manifests: Sequence[Manifest]) -> list[Wire]:
+    """How :class:`InClusterBaseline` registers ``manifests``, checked before anything is registered.
+
+    Refuses (``ValueError``) two children of the same type and name (the engine would refuse the
+    duplicate URN) and a reference to an object that is missing or comes later in the list.
+    """
+    namespaces: dict[str, int] = {}
+    objects: dict[tuple[str, str], int] = {}
+    seen: set[tuple[tuple[str, str, bool], str]] = set()
+    plan: list[Wire] = []
+    for index, manifest in enumerate(manifests):
+        child = resource_name(prefix, manifest)
+        key = (_type_key(manifest), child)
+        if key in seen:
+            raise ValueError(f"two {manifest['kind']} children named {child!r}")
+        seen.add(key)
+        md = manifest["metadata"]
+        ns = md.get("namespace")
+        after = [namespaces[ns]] if ns in namespaces else []
+        for kind, name in object_dependencies(manifest):
+            if (kind, name) not in objects:
+                raise ValueError(f"{child}: must come after {kind} {name!r}, which is missing or comes later")
+            after.append(objects[(kind, name)])
+        admission = is_admission_object(manifest)
+        if manifest["kind"] == "Namespace":
+            namespaces[md["name"]] = index
+        elif admission and ns is None:
+            objects[(str(manifest["kind"]), md["name"])] = index
+        plan.append(Wire(child, manifest, tuple(after), admission))
+    return plan
+
+
 class InClusterBaseline(pulumi.ComponentResource):
     """The in-cluster baseline of one cluster, applied through an explicit Kubernetes provider.
 
-    Children are named ``{name}-{namespace}`` (Namespaces) and ``{name}-{namespace}/{object}``.
+    Children are named ``{name}-{namespace}`` (Namespaces), ``{name}-{namespace}/{object}``, the
+    admission objects ``{name}-{role}-{object}`` (:func:`resource_name`), and the engine's Helm
+    release ``{name}-{engine}``. The objects are :func:`incluster_manifests`, the order and
+    dependencies :func:`wiring_plan`; both are computed, and checked, before anything registers.
     """
 
     namespaces: pulumi.Output[list[str]]
@@ -416,21 +615,33 @@ class InClusterBaseline(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         service_account_annotations: ServiceAccountAnnotations | None = None,
+        today: dt.date | None = None,
     ) -> None:
+        manifests = incluster_manifests(intent, today=today, service_account_annotations=service_account_annotations)
+        plan = wiring_plan(name, manifests)
+        release_args = engine_release_args(intent)
         super().__init__(TYPE_TOKEN, name, None, opts)
-        manifests = baseline_objects(intent, service_account_annotations)
-        created: dict[str, pulumi.CustomResource] = {}
+        #: The admission engine's Helm release; ``None`` for ``vap`` (the API server is the engine).
+        self.engine_release: helm_v3.Release | None = None
+        if release_args is not None:
+            self.engine_release = helm_v3.Release(
+                f"{name}-{intent.admission.engine}",
+                **release_args,
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+        registered: list[pulumi.CustomResource] = []
         #: Every child by its resource name, for callers that need to depend on one.
         self.resources: dict[str, pulumi.CustomResource] = {}
-        for manifest in manifests:
-            child = resource_name(name, manifest)
-            ns = manifest["metadata"].get("namespace")
-            depends = [created[ns]] if ns in created else []
+        for wire in plan:
+            depends: list[pulumi.Resource] = [registered[i] for i in wire.after]
+            if wire.after_engine and self.engine_release is not None:
+                depends.insert(0, self.engine_release)
             res = kubernetes_resource(
-                child, manifest, pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends)
+                wire.name, wire.manifest, pulumi.ResourceOptions(parent=self, provider=provider, depends_on=depends)
             )
-            if manifest["kind"] == "Namespace":
-                created[manifest["metadata"]["name"]] = res
-            self.resources[child] = res
-        self.namespaces = pulumi.Output.from_input(list(created))
+            registered.append(res)
+            self.resources[wire.name] = res
+        self.namespaces = pulumi.Output.from_input(
+            [m["metadata"]["name"] for m in manifests if m["kind"] == "Namespace"]
+        )
         self.register_outputs({"namespaces": self.namespaces})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -12,21 +13,31 @@ import pytest
 from kubernetes_validate.utils import latest_version
 
 from baseline.intent import Intent
+from providers.admission import render_admission
+from providers.engines import CHARTS, engine_release_args
 from providers.incluster import (
     BASELINE_VERSION_LABEL,
     OWNER_LABEL,
     PATCH_FORCE_ANNOTATION,
+    TEMPLATE_READY,
     TYPE_TOKEN,
+    WAIT_FOR_ANNOTATION,
     InClusterBaseline,
     Manifest,
     baseline_objects,
+    incluster_manifests,
+    is_admission_object,
     is_patch,
     kubernetes_resource,
+    object_dependencies,
     resource_name,
+    wiring_plan,
 )
 
 PSS = "pod-security.kubernetes.io"
 METADATA = "169.254.0.0/16"
+#: A date on which the sample intent's exception is in force, so the admission objects are fixed.
+TODAY = dt.date(2026, 1, 1)
 
 
 def _intent(base: Intent, **changes: Any) -> Intent:
@@ -306,22 +317,30 @@ def _register(intent: Intent, annotations: dict[tuple[str, str], dict[str, Any]]
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        baseline = InClusterBaseline("base", intent, provider=provider, service_account_annotations=annotations)
+        baseline = InClusterBaseline(
+            "base", intent, provider=provider, service_account_annotations=annotations, today=TODAY
+        )
         return pulumi.Output.all(baseline.urn, baseline.namespaces)
 
     run()
 
 
+def _type_token(obj: Manifest) -> str:
+    """The type token the resource for ``obj`` registers as: typed classes, then CustomResource's."""
+    if is_admission_object(obj):
+        return f"kubernetes:{obj['apiVersion']}:{obj['kind']}"
+    return _K8S_TYPES[obj["kind"]] + ("Patch" if is_patch(obj) else "")
+
+
 def test_component_registers_one_typed_resource_per_object(pulumi_mocks: Any, prod_intent: Intent) -> None:
     _register(prod_intent)
-    objs = baseline_objects(prod_intent)
+    objs = incluster_manifests(prod_intent, today=TODAY)
     component = pulumi_mocks.one(TYPE_TOKEN, "base")
     provider = pulumi_mocks.one("pulumi:providers:kubernetes", "k8s")
     children = [r for r in pulumi_mocks.registrations if r.parent == component.urn]
     assert len(children) == len(objs)
     for obj in objs:
-        typ = _K8S_TYPES[obj["kind"]] + ("Patch" if is_patch(obj) else "")
-        reg = pulumi_mocks.one(typ, resource_name("base", obj))
+        reg = pulumi_mocks.one(_type_token(obj), resource_name("base", obj))
         assert reg.inputs == obj  # the manifest is the wire input: camelCase, nothing added or lost
         assert reg.provider == f"{provider.urn}::{provider.name}-id"
         assert reg.parent == component.urn
@@ -371,3 +390,175 @@ def test_unknown_kinds_are_refused_before_anything_registers() -> None:
     manifest = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "shop"}}
     with pytest.raises(ValueError, match="no resource class to create v1 Secret"):
         kubernetes_resource("x", manifest, pulumi.ResourceOptions())
+
+
+# --------------------------------------------------------------------------- admission objects (pure)
+
+
+def _engine(base: Intent, engine: str) -> Intent:
+    data = base.model_dump(by_alias=True)
+    data["admission"]["engine"] = engine
+    return Intent.model_validate(data)
+
+
+ENGINES = ["vap", "kyverno", "gatekeeper"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_incluster_manifests_are_baseline_then_admission_and_nothing_else(engine: str, prod_intent: Intent) -> None:
+    intent = _engine(prod_intent, engine)
+    objs = incluster_manifests(intent, today=TODAY)
+    assert objs == incluster_manifests(intent, today=TODAY)
+    baseline = baseline_objects(intent)
+    admission = render_admission(intent, today=TODAY)
+    assert objs[: len(baseline)] == baseline
+    rest = objs[len(baseline) :]
+    assert len(rest) == len(admission) and all(is_admission_object(o) for o in rest)
+    for got, rendered in zip(rest, admission, strict=True):
+        if got["kind"] == "ConstraintTemplate":  # the one addition: Pulumi waits for the Constraint kind
+            annotations = dict(got["metadata"]["annotations"])
+            assert annotations.pop(WAIT_FOR_ANNOTATION) == TEMPLATE_READY
+            assert {**got, "metadata": {**got["metadata"], "annotations": annotations}} == rendered
+        else:
+            assert got == rendered
+    assert incluster_manifests(prod_intent, engine, TODAY) == objs  # engine given, or the intent's
+
+
+def test_incluster_manifests_do_not_change_what_the_renderer_returns(prod_intent: Intent) -> None:
+    intent = _engine(prod_intent, "gatekeeper")
+    incluster_manifests(intent, today=TODAY)
+    assert all(WAIT_FOR_ANNOTATION not in m["metadata"]["annotations"] for m in render_admission(intent, today=TODAY))
+
+
+def test_admission_resource_names_carry_the_role() -> None:
+    vap = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "p"},
+    }
+    binding = {**vap, "kind": "ValidatingAdmissionPolicyBinding"}
+    polex = {
+        "apiVersion": "policies.kyverno.io/v1",
+        "kind": "PolicyException",
+        "metadata": {"name": "e", "namespace": "kyverno"},
+    }
+    constraint = {
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": "FleetBaselineX",
+        "metadata": {"name": "c"},
+    }
+    assert resource_name("x", vap) == "x-vap-p"
+    assert resource_name("x", binding) == "x-vapbinding-p"
+    assert resource_name("x", polex) == "x-polex-kyverno/e"
+    assert resource_name("x", constraint) == "x-constraint-c"
+    unknown = {"apiVersion": "policies.kyverno.io/v1", "kind": "MutatingPolicy", "metadata": {"name": "m"}}
+    with pytest.raises(ValueError, match="not an admission object of a known kind"):
+        resource_name("x", unknown)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_wiring_plan_orders_references_and_names_uniquely(engine: str, prod_intent: Intent) -> None:
+    objs = incluster_manifests(_engine(prod_intent, engine), today=TODAY)
+    plan = wiring_plan("base", objs)
+    assert [w.manifest for w in plan] == objs
+    assert len({w.name for w in plan}) == len(plan)  # unique even across types
+    for index, wire in enumerate(plan):
+        assert all(i < index for i in wire.after)
+        assert wire.after_engine == is_admission_object(wire.manifest)
+        targets = {(plan[i].manifest["kind"], plan[i].manifest["metadata"]["name"]) for i in wire.after}
+        assert set(object_dependencies(wire.manifest)) <= targets
+
+
+def test_wiring_plan_refuses_a_reference_that_comes_later(prod_intent: Intent) -> None:
+    objs = [m for m in incluster_manifests(_engine(prod_intent, "gatekeeper"), today=TODAY) if is_admission_object(m)]
+    template, constraint = objs[0], objs[1]
+    assert constraint["kind"].lower() == template["metadata"]["name"]
+    with pytest.raises(ValueError, match="must come after ConstraintTemplate"):
+        wiring_plan("base", [constraint, template])
+    with pytest.raises(ValueError, match="two ConstraintTemplate children"):
+        wiring_plan("base", [template, template])
+
+
+def test_custom_resources_carry_only_metadata_and_spec() -> None:
+    manifest = {
+        "apiVersion": "policies.kyverno.io/v1",
+        "kind": "ValidatingPolicy",
+        "metadata": {"name": "p"},
+        "data": {},
+    }
+    with pytest.raises(ValueError, match="carries only metadata and spec"):
+        kubernetes_resource("x", manifest, pulumi.ResourceOptions())
+    other = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    with pytest.raises(ValueError, match=r"no resource class to create example\.com/v1 Widget"):
+        kubernetes_resource("x", other, pulumi.ResourceOptions())
+
+
+# --------------------------------------------------------------------------- admission objects (mocks)
+
+_RELEASE = "kubernetes:helm.sh/v3:Release"
+_EXPECTED_TYPES = {
+    "vap": {
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy",
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding",
+    },
+    "kyverno": {
+        _RELEASE,
+        "kubernetes:policies.kyverno.io/v1:ValidatingPolicy",
+        "kubernetes:policies.kyverno.io/v1:PolicyException",
+    },
+    "gatekeeper": {_RELEASE, "kubernetes:templates.gatekeeper.sh/v1:ConstraintTemplate"},
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_component_wires_the_engine_and_its_policies(pulumi_mocks: Any, prod_intent: Intent, engine: str) -> None:
+    intent = _engine(prod_intent, engine)
+    _register(intent)
+    objs = incluster_manifests(intent, today=TODAY)
+    component = pulumi_mocks.one(TYPE_TOKEN, "base")
+    provider = pulumi_mocks.one("pulumi:providers:kubernetes", "k8s")
+    provider_ref = f"{provider.urn}::{provider.name}-id"
+    children = [r for r in pulumi_mocks.registrations if r.parent == component.urn]
+    releases = pulumi_mocks.of_type(_RELEASE)
+    assert len(children) == len(objs) + len(releases)
+    assert len(releases) == (0 if engine == "vap" else 1)  # vap: the API server is the engine
+    assert all(r.provider == provider_ref and r.parent == component.urn for r in children)
+    assert len({r.name for r in children}) == len(children) and pulumi_mocks.duplicate_urns() == []
+    admission_names = {resource_name("base", o) for o in objs if is_admission_object(o)}
+    admission = [r for r in children if r.name in admission_names]
+    assert len(admission) == len(admission_names)
+    types = {r.type for r in admission} | {r.type for r in releases}
+    constraints = {t for t in types if t.startswith("kubernetes:constraints.gatekeeper.sh/v1beta1:")}
+    assert types - constraints == _EXPECTED_TYPES[engine]
+    assert bool(constraints) == (engine == "gatekeeper")
+    by_urn = {r.urn: r for r in children}
+    for obj in objs:
+        reg = pulumi_mocks.one(_type_token(obj), resource_name("base", obj))
+        assert reg.inputs == obj
+    if releases:
+        (release,) = releases
+        assert release.name == f"base-{engine}"
+        args = engine_release_args(intent)
+        assert args is not None
+        assert release.inputs["chart"] == CHARTS[engine].name and release.inputs["version"] == CHARTS[engine].version
+        assert release.inputs["repositoryOpts"] == {"repo": CHARTS[engine].repository}
+        assert (release.inputs["atomic"], release.inputs["skipAwait"]) == (True, False)
+        assert release.inputs["values"] == args["values"]  # chart value names pass unchanged (no casing)
+        order = [r.urn for r in pulumi_mocks.registrations]
+        for reg in admission:  # the engine (and its CRDs) first: created after, deleted before the release
+            assert release.urn in reg.dependencies, reg.name
+            assert order.index(release.urn) < order.index(reg.urn)
+    for reg in admission:
+        deps = [by_urn[u] for u in reg.dependencies if u in by_urn]
+        if reg.type.endswith(":ValidatingAdmissionPolicyBinding"):
+            assert [(d.type.rsplit(":", 1)[1], d.inputs["metadata"]["name"]) for d in deps] == [
+                ("ValidatingAdmissionPolicy", reg.inputs["spec"]["policyName"])
+            ]
+        if reg.type.endswith(":PolicyException"):
+            refs = {r["name"] for r in reg.inputs["spec"]["policyRefs"]}
+            assert {d.inputs["metadata"]["name"] for d in deps if d.type.endswith(":ValidatingPolicy")} == refs
+        if reg.type in constraints:
+            templates = [d for d in deps if d.type.endswith(":ConstraintTemplate")]
+            assert [t.inputs["metadata"]["name"] for t in templates] == [reg.inputs["kind"].lower()]
+        if reg.type.endswith(":ConstraintTemplate"):
+            assert reg.inputs["metadata"]["annotations"][WAIT_FOR_ANNOTATION] == TEMPLATE_READY
