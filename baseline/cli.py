@@ -133,7 +133,9 @@ def _stack_intent(args: argparse.Namespace) -> Intent | None:
         return None
     stacks_dir = Path(args.stacks_dir)
     return intent_from_config(
-        read_stack_config(stacks_dir / f"Pulumi.{args.stack}.yaml"), base_dir=stacks_dir, source=f"stack {args.stack}"
+        read_stack_config(stacks_dir / f"Pulumi.{args.stack}.yaml"),
+        base_dir=stacks_dir,
+        source=f"stack {args.stack}",
     )
 
 
@@ -190,6 +192,49 @@ def _run_pack_config(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- render
+
+
+def _configure_render(p: argparse.ArgumentParser) -> None:
+    _add_stack_option(p, required=True, what="the baseline")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory for the manifests (created if missing)")
+    p.add_argument(
+        "--engine", choices=("vap", "kyverno", "gatekeeper"), help="admission engine (default: the intent's)"
+    )
+    p.add_argument(
+        "--aws-account-id",
+        metavar="ID",
+        help="EKS: annotate IRSA service accounts with the workload roles the EKS component names",
+    )
+
+
+def _run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from baseline.catalog import CatalogError
+    from baseline.loader import IntentError
+    from baseline.render import RenderError, eks_irsa_annotations, render_files, write_files
+
+    try:
+        intent = _stack_intent(args)
+        assert intent is not None  # --stack is required
+        annotations = eks_irsa_annotations(intent, args.aws_account_id) if args.aws_account_id else None
+        files = render_files(intent, args.engine, service_account_annotations=annotations)
+        written, removed = write_files(files, args.out)
+    except (IntentError, CatalogError, RenderError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=err)
+        return EXIT_BAD_INPUT
+    irsa = [wi for wi in intent.workload_identities if wi.aws and wi.aws.mechanism == "irsa"]
+    if intent.cluster.cloud == "eks" and irsa and not args.aws_account_id:
+        print("note: IRSA service accounts rendered without role annotations; pass --aws-account-id", file=err)
+    print(
+        f"wrote {len(written)} files to {args.out}" + (f", removed {len(removed)} stale" if removed else ""),
+        file=out,
+    )
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "plan",
@@ -208,6 +253,12 @@ COMMANDS: tuple[Command, ...] = (
         "write a --policy-pack-config for a stack in a rollout wave (each policy's level = the wave's mode)",
         _configure_pack_config,
         _run_pack_config,
+    ),
+    Command(
+        "render",
+        "write the in-cluster baseline (namespaces, policies, admission objects) as YAML for Argo CD or Flux",
+        _configure_render,
+        _run_render,
     ),
 )
 
