@@ -960,6 +960,28 @@ def _documents_as_text(inputs: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: json.dumps(inputs[k]) for k in keys if isinstance(inputs.get(k), Mapping)}
 
 
+def _gcp_service_account_outputs(c: _MockContext) -> dict[str, Any]:
+    """Google names a service account by its e-mail, from the account id and the project."""
+    email = f"{c.inputs.get('accountId', c.physical)}@{c.inputs.get('project', 'project')}.iam.gserviceaccount.com"
+    return {
+        "email": email,
+        "name": f"projects/{c.inputs.get('project', 'project')}/serviceAccounts/{email}",
+        "uniqueId": str(int(c.digest[:16], 16)),
+        "member": f"serviceAccount:{email}",
+    }
+
+
+def _gke_cluster_outputs(c: _MockContext) -> dict[str, Any]:
+    """GKE assigns the endpoint (a bare address) and the cluster CA, inside ``masterAuth``."""
+    project, location = c.inputs.get("project", "project"), c.inputs.get("location", "us-central1")
+    return {
+        "endpoint": f"34.{int(c.digest[:2], 16)}.{int(c.digest[2:4], 16)}.{int(c.digest[4:6], 16)}",
+        "masterAuth": {**dict(c.inputs.get("masterAuth") or {}), "clusterCaCertificate": _FAKE_CA},
+        "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{c.physical}",
+        "labelFingerprint": c.digest[:8],
+    }
+
+
 def _cluster_outputs(c: _MockContext) -> dict[str, Any]:
     oidc_id = c.digest[:32].upper()
     vpc = dict(c.inputs.get("vpcConfig") or {})
@@ -1020,6 +1042,8 @@ COMPUTED_OUTPUTS: Mapping[str, Callable[[_MockContext], dict[str, Any]]] = {
     "aws:kms/key:Key": lambda c: {"arn": c.arn("kms", f"key/{c.uuid}"), "keyId": c.uuid},
     "aws:kms/alias:Alias": lambda c: {"arn": c.arn("kms", str(c.inputs.get("name") or f"alias/{c.name}"))},
     "aws:cloudwatch/logGroup:LogGroup": lambda c: {"arn": c.arn("logs", f"log-group:{c.physical}")},
+    "gcp:container/cluster:Cluster": _gke_cluster_outputs,
+    "gcp:serviceaccount/account:Account": _gcp_service_account_outputs,
     "aws:ec2/launchTemplate:LaunchTemplate": lambda c: {
         "arn": c.arn("ec2", f"launch-template/lt-{c.digest[:17]}"),
         "latestVersion": 1,
