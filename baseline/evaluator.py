@@ -12,6 +12,7 @@ with the error as detail, so a malformed object can never pass silently.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -132,6 +133,7 @@ class Finding:
     exception: ActiveException | None = None
     unknown: tuple[str, ...] = ()
     detail: str | None = None
+    owner: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -161,7 +163,13 @@ class Finding:
             out["unknown"] = list(self.unknown)
         if self.detail:
             out["detail"] = self.detail
+        if self.owner:
+            out["owner"] = self.owner
         return out
+
+    def with_owner(self, owner: str | None) -> Finding:
+        """The same finding routed to a team (the namespace's owner label, else the intent's)."""
+        return dataclasses.replace(self, owner=owner)
 
 
 @dataclass
