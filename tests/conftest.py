@@ -122,6 +122,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }, []
         if args.token == "aws:index/getRegion:getRegion":
             return {"name": REGION, "region": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com"}, []
+        if args.token.startswith("azure-native:"):
+            return _azure_invoke(args.token, dict(args.args)), []
         return {}, []
 
     # ------------------------------------------------------------------ recording (from the monitor)
@@ -197,6 +199,24 @@ def _extra_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
         return {"latestVersion": 1}
     if typ == "aws:cloudwatch/logGroup:LogGroup":
         return {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{inputs.get('name', name)}"}
+    return {}
+
+
+AKS_SERVER = "https://prod-eu-1-1a2b3c4d.hcp.westeurope.azmk8s.io:443"
+
+
+def _azure_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Azure invokes: the AKS user credentials, an exec-format kubeconfig as AKS returns it (base64)."""
+    if token == "azure-native:containerservice:listManagedClusterUserCredentials":
+        name = args.get("resourceName", "cluster")
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": name, "cluster": {"server": AKS_SERVER, "certificate-authority-data": FAKE_CA}}],
+            "users": [{"name": f"clusterUser_{name}", "user": {"exec": {"command": "kubelogin"}}}],
+        }
+        value = base64.b64encode(json.dumps(config).encode()).decode()
+        return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
     return {}
 
 
