@@ -31,6 +31,7 @@ engine's does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import contextvars
 import dataclasses
@@ -999,8 +1000,44 @@ def _cluster_outputs(c: _MockContext) -> dict[str, Any]:
     }
 
 
+def _aks_cluster_outputs(c: _MockContext) -> dict[str, Any]:
+    """AKS assigns the FQDNs and the OIDC issuer; ARM returns user-assigned identities as a map by id."""
+    identity = dict(c.inputs.get("identity") or {})
+    ids = identity.get("userAssignedIdentities")
+    if isinstance(ids, list):
+        identity["userAssignedIdentities"] = {str(i): {"principalId": c.uuid, "clientId": c.uuid} for i in ids}
+    prefix, location = c.inputs.get("dnsPrefix") or c.physical, c.inputs.get("location") or "westeurope"
+    return {
+        "name": c.inputs.get("resourceName") or c.physical,
+        "identity": identity,
+        "fqdn": f"{prefix}-{c.digest[:8]}.hcp.{location}.azmk8s.io",
+        "privateFQDN": f"{prefix}-{c.digest[:8]}.{c.uuid}.privatelink.{location}.azmk8s.io",
+        "oidcIssuerProfile": {
+            **(c.inputs.get("oidcIssuerProfile") or {}),
+            "issuerURL": f"https://{location}.oic.prod-aks.azure.com/{c.uuid}/{c.digest[32:64]}/",
+        },
+        "provisioningState": "Succeeded",
+    }
+
+
+def _aks_user_credentials(args: Mapping[str, Any], region: str, account: str) -> dict[str, Any]:
+    """``listClusterUserCredential``: an exec-format kubeconfig, base64, as AKS returns it."""
+    name = str(args.get("resourceName") or "cluster")
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    server = f"https://{name}-{digest[:8]}.hcp.azmk8s.io:443"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": _FAKE_CA}}],
+        "users": [{"name": f"clusterUser_{name}", "user": {"exec": {"command": "kubelogin"}}}],
+    }
+    value = base64.b64encode(json.dumps(config).encode()).decode()
+    return {"kubeconfigs": [{"name": "clusterUser", "value": value}]}
+
+
 #: Computed outputs by type token, over the inputs (which every resource returns as outputs). Only what
-#: programs read: EKS endpoint, CA and OIDC issuer, ARNs, ids. Other AWS types get a generic ``arn``.
+#: programs read: EKS endpoint, CA and OIDC issuer, ARNs, ids; the AKS issuer and identity ids. Other
+#: AWS types get a generic ``arn``.
 COMPUTED_OUTPUTS: Mapping[str, Callable[[_MockContext], dict[str, Any]]] = {
     "aws:eks/cluster:Cluster": _cluster_outputs,
     "aws:eks/nodeGroup:NodeGroup": lambda c: {
@@ -1048,6 +1085,12 @@ COMPUTED_OUTPUTS: Mapping[str, Callable[[_MockContext], dict[str, Any]]] = {
         "arn": c.arn("ec2", f"launch-template/lt-{c.digest[:17]}"),
         "latestVersion": 1,
         "defaultVersion": 1,
+    },
+    "azure-native:containerservice:ManagedCluster": _aks_cluster_outputs,
+    "azure-native:managedidentity:UserAssignedIdentity": lambda c: {
+        "name": c.inputs.get("resourceName") or c.physical,
+        "principalId": c.uuid,
+        "clientId": f"{c.digest[32:40]}-{c.digest[40:44]}-{c.digest[44:48]}-{c.digest[48:52]}-{c.digest[52:64]}",
     },
 }
 
@@ -1129,6 +1172,7 @@ INVOKE_RESULTS: Mapping[str, Callable[[Mapping[str, Any], str, str], dict[str, A
         "token": "k8s-aws-v1.fleet-baseline-plan",
         "id": a.get("name"),
     },
+    "azure-native:containerservice:listManagedClusterUserCredentials": _aks_user_credentials,
 }
 
 
