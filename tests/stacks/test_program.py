@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,7 +105,8 @@ def test_misspelled_key_is_a_clear_error_and_nothing_is_registered(pulumi_mocks:
     assert pulumi_mocks.registrations == []
 
 
-def test_unsupported_cloud_is_a_clear_error(pulumi_mocks: RecordingMocks) -> None:
+def test_unsupported_cloud_is_a_clear_error(pulumi_mocks: RecordingMocks, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "providers.gke", None)  # as if the cloud's component did not exist
     config = _stack("eks-prod")
     config["intent"] = {"cluster": {"cloud": "gke", "gke": {"project": "acme-prod", "location": "europe-west1"}}}
     _set_config(config)

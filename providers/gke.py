@@ -1,0 +1,700 @@
+"""GKE: the intent as a GKE cluster, its node pools and identities, then the in-cluster baseline.
+
+Every argument set is a pure function of the intent (``*_args``, :func:`access_grants`,
+:func:`access_role_bindings`, the workload identity members), tested without mocks.
+:class:`GkeCluster` only wires them together, adding what only exists once another resource does
+(the cluster's endpoint and CA, a Google service account's resource name).
+
+Security settings are literals from the intent, so a policy decides them at preview:
+``privateClusterConfig``, ``masterAuthorizedNetworksConfig``, ``databaseEncryption``,
+``loggingConfig``, ``masterAuth.clientCertificateConfig``, ``enableLegacyAbac``,
+``rbacBindingConfig``, ``workloadIdentityConfig``, ``datapathProvider``, ``releaseChannel``,
+``binaryAuthorization``, ``enableShieldedNodes``, each node pool's ``workloadMetadataConfig`` and
+``shieldedInstanceConfig``, the IAM members and roles, the stamp label. Settings the intent turns
+off are spelled out too (``DECRYPTED``, ``LEGACY_DATAPATH``, ``DISABLED``), so a control reads a
+literal rather than knowing the API's default.
+
+An insecure but valid intent (client certificates, legacy ABAC, a public endpoint open to
+0.0.0.0/0, no secrets encryption) is translated faithfully: blocking it is the controls' job, with
+the control's own message. What GKE cannot build at all is refused by :func:`validate_intent`
+(a ``ValueError`` naming every field path) before anything is registered.
+
+Decisions:
+
+* **Secrets encryption needs an existing key.** GKE cannot create the Cloud KMS key itself (unlike
+  the EKS component, which makes one), and the GKE service agent must already hold
+  ``roles/cloudkms.cryptoKeyEncrypterDecrypter`` on it. With ``secretsEncryption.enabled`` and no
+  ``kmsKey`` (or a key that is not a ``projects/P/locations/L/keyRings/R/cryptoKeys/K`` name),
+  the intent is refused rather than silently left unencrypted.
+* **Endpoint.** Nodes are always private (``enablePrivateNodes``). ``endpoint.public: false``
+  (the default) gives a private endpoint only; ``public: true`` keeps the public endpoint, open to
+  ``endpoint.publicCidrs`` through master authorized networks, and to 0.0.0.0/0 spelled out when
+  none are listed (the same reading as the EKS component). Google Cloud's public ranges are never
+  admitted (``gcpPublicCidrsAccessEnabled: false``). GKE has no way to turn the private endpoint
+  off, so ``endpoint.private`` has no effect here. A private-endpoint-only cluster is reachable
+  from its VPC only: run Pulumi from there (or list the runner's range in ``publicCidrs``).
+* **Audit logging.** ``loggingConfig.enableComponents`` is ``SYSTEM_COMPONENTS`` and ``WORKLOADS``
+  (GKE's defaults) plus the control-plane components of ``auditLogging.logTypes`` (``api`` and
+  ``audit`` are ``APISERVER``). GKE has no authenticator log (Cloud Audit Logs already name the
+  Google identity), and ``retentionDays`` is a Cloud Logging bucket setting of the project, not of
+  the cluster: neither is translated.
+* **Labels.** GCP label keys and values allow lower-case letters, digits, ``_`` and ``-`` only, so
+  the stamp ``fleet-baseline.io/baseline-version`` is the label ``fleet-baseline-baseline-version``
+  with the version's dots written as dashes (``1.0.0`` -> ``1-0-0``); ST-01's GKE target turns it
+  back. The intent's own ``cluster.tags`` must already be valid labels (refused otherwise: a label
+  silently rewritten is a label nobody can find).
+* **Human access.** GKE IAM is project-wide: a cluster-scoped grant is a project IAM member with
+  ``roles/container.admin`` (cluster-admin), ``roles/container.developer`` (admin, edit) or
+  ``roles/container.viewer`` (view), and it reaches every cluster of the project. A namespace-scoped
+  grant is a RoleBinding of the ClusterRole admin/edit/view in each namespace to the Google group
+  (or user) plus ``roles/container.clusterViewer`` (get-credentials, no Kubernetes permission).
+  Kubernetes sees Google groups only through Google Groups for RBAC, so a namespace-scoped group
+  grant needs ``cluster.gke.securityGroupDomain`` (and the group must be a member of
+  ``gke-security-groups@DOMAIN``). The RoleBindings are registered here, on the cluster's
+  Kubernetes provider, after the baseline's Namespace: :class:`~providers.incluster.InClusterBaseline`
+  takes no extra objects.
+* **Workload identity** is always on (``workloadPool`` ``PROJECT.svc.id.goog``, ``GKE_METADATA`` on
+  every node pool). Each workload gets its own Google service account, a
+  ``roles/iam.workloadIdentityUser`` member for exactly ``serviceAccount:POOL[NS/KSA]`` (depending
+  on the cluster: the pool exists only once the first Workload Identity cluster of the project
+  does), and its project roles. The service account's e-mail is built from the account id and the
+  project (known at preview), and the in-cluster baseline writes it as the Kubernetes service
+  account's ``iam.gke.io/gcp-service-account`` annotation.
+* **Nodes** run as a dedicated service account with ``roles/container.defaultNodeServiceAccount``
+  only (never the Compute Engine default account, which holds Editor). Pulling private images from
+  Artifact Registry needs ``roles/artifactregistry.reader`` on those repositories, granted where
+  the repositories are managed. Pools autoscale between the intent's sizes as totals over the
+  pool's zones; ``desiredSize`` is left to the autoscaler (GKE's initial count is per zone).
+* **The Kubernetes provider** depends on the node pools: the default pool is removed, and an
+  admission engine's Helm release has nowhere to run before a pool exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_gcp import container, projects, serviceaccount
+from pulumi_kubernetes.rbac import v1 as rbac_v1
+
+from baseline.intent import GkeCluster as GkeLocation
+from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
+from providers.incluster import BASELINE_VERSION_LABEL, InClusterBaseline, Manifest, resource_name
+
+__all__ = [
+    "ACCESS_ROLES",
+    "CLUSTER_VIEWER_ROLE",
+    "GSA_ANNOTATION",
+    "NODE_SERVICE_ACCOUNT_ROLES",
+    "STAMP_LABEL",
+    "TYPE_TOKEN",
+    "WORKLOAD_IDENTITY_USER",
+    "AccessGrantArgs",
+    "GkeCluster",
+    "access_grants",
+    "access_role_bindings",
+    "cluster_args",
+    "kubeconfig",
+    "label_value",
+    "logging_components",
+    "node_pool_args",
+    "node_service_account_args",
+    "node_service_account_email",
+    "node_service_account_id",
+    "oidc_issuer",
+    "project_member_args",
+    "resource_labels",
+    "service_account_annotations",
+    "service_account_email",
+    "stamp_label_value",
+    "validate_intent",
+    "workload_identity_member",
+    "workload_identity_user_args",
+    "workload_pool",
+    "workload_role_grants",
+    "workload_service_account_args",
+]
+
+#: Pulumi type token of the component.
+TYPE_TOKEN = "fleet-baseline:gke:Cluster"
+
+#: Project IAM role per intent role, for cluster-scoped grants. GKE has no IAM role between
+#: developer and admin: ``admin`` and ``edit`` both get developer (no RBAC or IAM changes).
+ACCESS_ROLES: dict[str, str] = {
+    "cluster-admin": "roles/container.admin",
+    "admin": "roles/container.developer",
+    "edit": "roles/container.developer",
+    "view": "roles/container.viewer",
+}
+#: What a namespace-scoped grantee needs in IAM to fetch credentials: no Kubernetes permission.
+CLUSTER_VIEWER_ROLE = "roles/container.clusterViewer"
+WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+#: Least privilege for nodes (logging, monitoring, metadata), Google's replacement for Editor.
+NODE_SERVICE_ACCOUNT_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
+#: Kubernetes service account annotation naming the Google service account it acts as.
+GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
+#: The baseline stamp as a GCP label key (no dots or slashes in GCP labels); value: :func:`stamp_label_value`.
+STAMP_LABEL = "fleet-baseline-baseline-version"
+
+_CLUSTER_LABEL = "fleet-baseline-cluster"
+_OWNER_LABEL = "fleet-baseline-owner"
+_RBAC_GROUP = "rbac.authorization.k8s.io"
+#: ClusterRole bound in a namespace per intent role (cluster-admin is cluster-scoped only).
+_NAMESPACE_ROLES: dict[str, str] = {"admin": "admin", "edit": "edit", "view": "view"}
+#: GKE control-plane log component per intent log type; ``authenticator`` has none on GKE.
+_LOG_COMPONENTS: dict[str, str] = {
+    "api": "APISERVER",
+    "audit": "APISERVER",
+    "controllerManager": "CONTROLLER_MANAGER",
+    "scheduler": "SCHEDULER",
+}
+_CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+
+_KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
+_GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")  # clusters and node pools: 40 characters
+_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")  # e2-standard-4, n2-custom-4-8192
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_ACCOUNT_ID_MAX = 30
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _location(intent: Intent) -> GkeLocation:
+    if intent.cluster.gke is None:  # the intent model guarantees it for cloud "gke"
+        raise ValueError(f"cluster {intent.cluster.name!r} is not a GKE cluster (cloud {intent.cluster.cloud!r})")
+    return intent.cluster.gke
+
+
+def validate_intent(intent: Intent) -> None:
+    """Refuse what GKE cannot build, naming every field path at once (a ``ValueError``).
+
+    The intent model checks shape and what holds on every cloud; this adds what only GKE requires:
+    an existing Cloud KMS key for secrets encryption, GKE's name and machine type formats, labels GCP
+    accepts, Google Groups for RBAC for namespace-scoped groups, one Google service account per
+    Kubernetes service account. An insecure setting GKE can build is not refused here.
+    """
+    loc = _location(intent)
+    problems: list[str] = []
+    enc = intent.hardening.secrets_encryption
+    if enc.enabled and enc.kms_key is None:
+        problems.append(
+            "hardening.secretsEncryption.kmsKey: required on GKE when secrets encryption is enabled"
+            " (GKE needs an existing Cloud KMS key, projects/P/locations/L/keyRings/R/cryptoKeys/K,"
+            " on which the GKE service agent can encrypt and decrypt)"
+        )
+    elif enc.enabled and enc.kms_key is not None and not _KMS_KEY.match(enc.kms_key):
+        problems.append(
+            f"hardening.secretsEncryption.kmsKey: {enc.kms_key!r} is not a Cloud KMS key name"
+            " (projects/P/locations/L/keyRings/R/cryptoKeys/K)"
+        )
+    if not _GKE_NAME.match(intent.cluster.name):
+        problems.append(
+            f"cluster.name: {intent.cluster.name!r} is not a GKE cluster name"
+            " (a lower-case letter first, at most 40 characters)"
+        )
+    for i, pool in enumerate(intent.cluster.node_pools):
+        if not _GKE_NAME.match(pool.name):
+            problems.append(f"cluster.nodePools[{i}].name: {pool.name!r} is not a GKE node pool name")
+        if pool.instance_type is not None and not _MACHINE_TYPE.match(pool.instance_type):
+            problems.append(
+                f"cluster.nodePools[{i}].instanceType: {pool.instance_type!r} is not a Compute Engine machine type"
+                " (such as e2-standard-4)"
+            )
+    for key, value in intent.cluster.tags.items():
+        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
+            problems.append(
+                f"cluster.tags.{key}: {key!r}: {value!r} is not a GCP label (lower-case letters, digits,"
+                " '_' and '-', a letter first in keys, at most 63 characters)"
+            )
+    for i, grant in enumerate(intent.access):
+        if (
+            isinstance(grant.scope, NamespaceScope)
+            and grant.gcp is not None
+            and grant.gcp.member.startswith("group:")
+            and loc.security_group_domain is None
+        ):
+            problems.append(
+                f"access[{i}].scope: a namespace-scoped grant to {grant.gcp.member!r} needs"
+                " cluster.gke.securityGroupDomain (Google Groups for RBAC)"
+            )
+    problems += _service_account_problems(intent)
+    if problems:
+        raise ValueError(f"cluster {intent.cluster.name!r} cannot be built on GKE: " + "; ".join(problems))
+
+
+def _service_account_problems(intent: Intent) -> list[str]:
+    problems: list[str] = []
+    owners: dict[str, str] = {node_service_account_id(intent): "the nodes' service account"}
+    bound: dict[tuple[str, str], str] = {}
+    for i, wi in enumerate(intent.workload_identities):
+        if wi.gcp is None:  # the intent model requires it on a GKE cluster
+            problems.append(f"workloadIdentities[{i}].gcp: required on a gke cluster")
+            continue
+        account = wi.gcp.service_account_id
+        if account in owners:
+            problems.append(f"workloadIdentities[{i}].gcp.serviceAccountId: {account!r} is also {owners[account]}")
+        owners.setdefault(account, f"the service account of workload identity {wi.name!r}")
+        key = (wi.namespace, wi.service_account)
+        if bound.setdefault(key, account) != account:
+            problems.append(
+                f"workloadIdentities[{i}]: {wi.namespace}/{wi.service_account} is already bound to"
+                f" {bound[key]!r}; a Kubernetes service account acts as one Google service account"
+            )
+    return problems
+
+
+# --------------------------------------------------------------------------- pure translation
+
+
+def label_value(text: str) -> str:
+    """``text`` as a GCP label value: lower case, anything but letters, digits, ``_``, ``-`` as ``-``."""
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+
+
+def stamp_label_value(version: str) -> str:
+    """The baseline version as a label value: ``1.0.0`` -> ``1-0-0`` (ST-01 reads it back)."""
+    return version.replace(".", "-")
+
+
+def resource_labels(intent: Intent) -> dict[str, str]:
+    """The intent's tags plus the baseline's own labels, which the tags cannot override."""
+    return {
+        **intent.cluster.tags,
+        _CLUSTER_LABEL: label_value(intent.cluster.name),
+        _OWNER_LABEL: label_value(intent.cluster.owner),
+        STAMP_LABEL: stamp_label_value(intent.baseline_version),
+    }
+
+
+def workload_pool(intent: Intent) -> str:
+    """The project's Workload Identity pool: the only one GKE accepts for the cluster."""
+    return f"{_location(intent).project}.svc.id.goog"
+
+
+def oidc_issuer(project: str, location: str, cluster_name: str) -> str:
+    """The cluster's service account token issuer (GKE's own, known from the cluster's coordinates)."""
+    return f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{cluster_name}"
+
+
+def logging_components(intent: Intent) -> list[str]:
+    """``loggingConfig.enableComponents``: GKE's defaults plus the intent's control-plane logs."""
+    audit = intent.hardening.audit_logging
+    control_plane = [_LOG_COMPONENTS[t] for t in audit.log_types if t in _LOG_COMPONENTS] if audit.enabled else []
+    return ["SYSTEM_COMPONENTS", *dict.fromkeys(control_plane), "WORKLOADS"]
+
+
+def _endpoint_args(intent: Intent) -> dict[str, Any]:
+    endpoint, loc = intent.hardening.endpoint, _location(intent)
+    cidrs = (list(endpoint.public_cidrs) or ["0.0.0.0/0"]) if endpoint.public else []
+    return {
+        "private_cluster_config": {
+            "enable_private_nodes": True,
+            "enable_private_endpoint": not endpoint.public,
+            "master_ipv4_cidr_block": loc.master_ipv4_cidr_block,
+        },
+        "master_authorized_networks_config": {
+            "cidr_blocks": [
+                {"cidr_block": cidr, "display_name": f"hardening-endpoint-public-cidrs-{i}"}
+                for i, cidr in enumerate(cidrs)
+            ],
+            "gcp_public_cidrs_access_enabled": False,
+        },
+    }
+
+
+def cluster_args(intent: Intent) -> dict[str, Any]:
+    """Arguments of ``gcp.container.Cluster``, after :func:`validate_intent`."""
+    validate_intent(intent)
+    loc, hardening = _location(intent), intent.hardening
+    auth, enc, upgrades = hardening.authentication, hardening.secrets_encryption, hardening.upgrades
+    args: dict[str, Any] = {
+        "name": intent.cluster.name,
+        "project": loc.project,
+        "location": loc.location,
+        "network": loc.network,
+        "networking_mode": "VPC_NATIVE",
+        # node pools are separate resources (CL-07, CL-11 judge each); the default pool goes at once
+        "remove_default_node_pool": True,
+        "initial_node_count": 1,
+        **_endpoint_args(intent),
+        "database_encryption": (
+            {"state": "ENCRYPTED", "key_name": enc.kms_key} if enc.enabled else {"state": "DECRYPTED"}
+        ),
+        "logging_config": {"enable_components": logging_components(intent)},
+        "master_auth": {"client_certificate_config": {"issue_client_certificate": auth.client_certificate}},
+        "enable_legacy_abac": auth.legacy_abac,
+        "rbac_binding_config": {
+            "enable_insecure_binding_system_authenticated": False,
+            "enable_insecure_binding_system_unauthenticated": False,
+        },
+        "workload_identity_config": {"workload_pool": workload_pool(intent)},
+        "datapath_provider": "ADVANCED_DATAPATH" if hardening.network_policy_enforcement else "LEGACY_DATAPATH",
+        "release_channel": {"channel": upgrades.channel.upper() if upgrades.managed else "UNSPECIFIED"},
+        "binary_authorization": {
+            "evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE" if hardening.binary_authorization else "DISABLED"
+        },
+        "enable_shielded_nodes": hardening.shielded_nodes,
+        "resource_labels": resource_labels(intent),
+    }
+    if loc.subnetwork:
+        args["subnetwork"] = loc.subnetwork
+    if loc.security_group_domain:
+        args["authenticator_groups_config"] = {"security_group": f"gke-security-groups@{loc.security_group_domain}"}
+    if intent.cluster.kubernetes_version:
+        args["min_master_version"] = intent.cluster.kubernetes_version
+    return args
+
+
+def _account_id(intent: Intent, suffix: str) -> str:
+    """``{cluster}-{suffix}`` as a service account id (6-30 characters), hashed when longer."""
+    name = f"{intent.cluster.name}-{suffix}"
+    if len(name) <= _ACCOUNT_ID_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    head = intent.cluster.name[: _ACCOUNT_ID_MAX - len(digest) - len(suffix) - 2].rstrip("-")
+    return f"{head}-{digest}-{suffix}"
+
+
+def service_account_email(project: str, account_id: str) -> str:
+    """The e-mail Google gives a service account: known before the account exists."""
+    return f"{account_id}@{project}.iam.gserviceaccount.com"
+
+
+def node_service_account_id(intent: Intent) -> str:
+    return _account_id(intent, "nodes")
+
+
+def node_service_account_email(intent: Intent) -> str:
+    return service_account_email(_location(intent).project, node_service_account_id(intent))
+
+
+def node_service_account_args(intent: Intent) -> dict[str, Any]:
+    """The nodes' own service account, so no node runs as the Compute Engine default (Editor)."""
+    return {
+        "account_id": node_service_account_id(intent),
+        "project": _location(intent).project,
+        "display_name": f"GKE nodes of {intent.cluster.name}",
+        "description": f"Least-privilege node service account of GKE cluster {intent.cluster.name} (fleet-baseline)",
+    }
+
+
+def project_member_args(intent: Intent, role: str, member: str) -> dict[str, Any]:
+    """A project IAM member (``gcp.projects.IAMMember``): one role for one principal, nothing else touched."""
+    return {"project": _location(intent).project, "role": role, "member": member}
+
+
+def node_pool_args(intent: Intent, pool: NodePool) -> dict[str, Any]:
+    """A node pool for ``pool``, without the cluster reference.
+
+    GKE_METADATA (CL-07) hides the node's credentials from pods and serves each pod its workload
+    identity; secure boot and integrity monitoring (CL-11) follow ``hardening.shieldedNodes``.
+    """
+    loc, shielded = _location(intent), intent.hardening.shielded_nodes
+    node_config: dict[str, Any] = {
+        "service_account": node_service_account_email(intent),
+        "oauth_scopes": [_CLOUD_PLATFORM_SCOPE],  # IAM, not scopes, limits what the nodes can do
+        "image_type": "COS_CONTAINERD",
+        "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "shielded_instance_config": {"enable_secure_boot": shielded, "enable_integrity_monitoring": shielded},
+        "kubelet_config": {
+            "insecure_kubelet_readonly_port_enabled": (
+                "TRUE" if intent.hardening.authentication.insecure_kubelet_readonly_port else "FALSE"
+            )
+        },
+        "metadata": {"disable-legacy-endpoints": "true"},
+        "labels": {"fleet-baseline.io/node-pool": pool.name},
+        "resource_labels": resource_labels(intent),
+    }
+    if pool.instance_type:
+        node_config["machine_type"] = pool.instance_type
+    managed = intent.hardening.upgrades.managed
+    return {
+        "name": pool.name,
+        "project": loc.project,
+        "location": loc.location,
+        "autoscaling": {"total_min_node_count": pool.min_size, "total_max_node_count": pool.max_size},
+        "management": {"auto_repair": True, "auto_upgrade": managed},
+        "node_config": node_config,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AccessGrantArgs:
+    """One intent access grant in IAM: the project member (no cluster reference needed)."""
+
+    name: str
+    member: dict[str, Any]
+
+
+def _gcp_member(intent: Intent, index: int) -> str:
+    grant = intent.access[index]
+    if grant.gcp is None:  # the intent model requires it on a GKE cluster
+        raise ValueError(f"access[{index}].gcp: required on a gke cluster (principal {grant.name!r})")
+    return grant.gcp.member
+
+
+def access_grants(intent: Intent) -> list[AccessGrantArgs]:
+    """A project IAM member per intent grant: the role itself at cluster scope, clusterViewer otherwise."""
+    out: list[AccessGrantArgs] = []
+    for i, grant in enumerate(intent.access):
+        role = ACCESS_ROLES[grant.role] if grant.scope == "cluster" else CLUSTER_VIEWER_ROLE
+        out.append(AccessGrantArgs(grant.name, project_member_args(intent, role, _gcp_member(intent, i))))
+    return out
+
+
+def access_role_bindings(intent: Intent) -> list[Manifest]:
+    """RoleBindings of namespace-scoped grants: the ClusterRole admin/edit/view to the Google principal.
+
+    A ``group:`` member is a Kubernetes Group named by its e-mail (Google Groups for RBAC); a user or
+    a Google service account authenticates as a User named by its e-mail.
+    """
+    out: list[Manifest] = []
+    for i, grant in enumerate(intent.access):
+        if not isinstance(grant.scope, NamespaceScope):
+            continue
+        kind, email = _gcp_member(intent, i).split(":", 1)
+        subject = {"apiGroup": _RBAC_GROUP, "kind": "Group" if kind == "group" else "User", "name": email}
+        for ns in grant.scope.namespaces:
+            out.append(
+                {
+                    "apiVersion": f"{_RBAC_GROUP}/v1",
+                    "kind": "RoleBinding",
+                    "metadata": {
+                        "name": f"fleet-baseline-access-{grant.name}",
+                        "namespace": ns,
+                        "labels": {BASELINE_VERSION_LABEL: intent.baseline_version},
+                    },
+                    "roleRef": {"apiGroup": _RBAC_GROUP, "kind": "ClusterRole", "name": _NAMESPACE_ROLES[grant.role]},
+                    "subjects": [dict(subject)],
+                }
+            )
+    return out
+
+
+def _workload_account_id(wi: WorkloadIdentity) -> str:
+    if wi.gcp is None:  # the intent model requires it on a GKE cluster
+        raise ValueError(f"workload identity {wi.name!r} has no gcp grant")
+    return wi.gcp.service_account_id
+
+
+def workload_service_account_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
+    """The workload's own Google service account."""
+    return {
+        "account_id": _workload_account_id(wi),
+        "project": _location(intent).project,
+        "display_name": f"{wi.namespace}/{wi.service_account} in {intent.cluster.name}",
+        "description": f"Workload identity {wi.name} of GKE cluster {intent.cluster.name} (fleet-baseline)",
+    }
+
+
+def workload_identity_member(intent: Intent, wi: WorkloadIdentity) -> str:
+    """Exactly one Kubernetes service account of the project's pool (CL-09): ``serviceAccount:POOL[NS/KSA]``."""
+    return f"serviceAccount:{workload_pool(intent)}[{wi.namespace}/{wi.service_account}]"
+
+
+def workload_identity_user_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
+    """``roles/iam.workloadIdentityUser`` on the workload's account, without ``service_account_id``."""
+    return {"role": WORKLOAD_IDENTITY_USER, "member": workload_identity_member(intent, wi)}
+
+
+def workload_role_grants(intent: Intent, wi: WorkloadIdentity) -> list[tuple[str, dict[str, Any]]]:
+    """``(name suffix, project member args)`` per distinct project role the intent grants the workload."""
+    if wi.gcp is None:  # the intent model requires it on a GKE cluster
+        raise ValueError(f"workload identity {wi.name!r} has no gcp grant")
+    member = f"serviceAccount:{service_account_email(_location(intent).project, wi.gcp.service_account_id)}"
+    return [
+        (role.removeprefix("roles/").replace("/", "-"), project_member_args(intent, role, member))
+        for role in dict.fromkeys(wi.gcp.roles)
+    ]
+
+
+def service_account_annotations(intent: Intent) -> dict[tuple[str, str], dict[str, Any]]:
+    """``iam.gke.io/gcp-service-account`` per Kubernetes service account with a workload identity."""
+    project = _location(intent).project
+    return {
+        (wi.namespace, wi.service_account): {GSA_ANNOTATION: service_account_email(project, _workload_account_id(wi))}
+        for wi in intent.workload_identities
+    }
+
+
+def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it."""
+    server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": context, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
+        "current-context": context,
+        "users": [
+            {
+                "name": context,
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "gke-gcloud-auth-plugin",
+                        "installHint": (
+                            "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/"
+                            "how-to/cluster-access-for-kubectl#install_plugin"
+                        ),
+                        "provideClusterInfo": True,
+                        "interactiveMode": "Never",
+                    }
+                },
+            }
+        ],
+    }
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A GKE cluster built from the intent, with its in-cluster baseline applied.
+
+    ``gcp_provider`` is used for every Google Cloud resource when given; otherwise the default
+    provider (every resource names the intent's project and location either way).
+    """
+
+    cluster_name: pulumi.Output[str]
+    """The GKE cluster's name."""
+    endpoint: pulumi.Output[str]
+    """The API server endpoint, as an ``https://`` URL (GKE reports the bare address)."""
+    oidc_issuer: pulumi.Output[str]
+    """The cluster's service account token issuer."""
+    kubeconfig: pulumi.Output[str]
+    """Kubeconfig (JSON) using ``gke-gcloud-auth-plugin``; a secret."""
+
+    def __init__(
+        self,
+        name: str,
+        intent: Intent,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        gcp_provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        validate_intent(intent)  # before anything registers: a refused intent leaves nothing half-made
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name, self._intent, self._gcp = name, intent, gcp_provider
+        loc = _location(intent)
+
+        node_roles = self._node_service_account()
+        self.cluster = container.Cluster(f"{name}-cluster", **cluster_args(intent), opts=self._opts())
+        node_pools = [
+            container.NodePool(
+                f"{name}-nodes-{pool.name}",
+                cluster=self.cluster.name,
+                **node_pool_args(intent, pool),
+                opts=self._opts(depends_on=node_roles),
+            )
+            for pool in intent.cluster.node_pools
+        ]
+        self._access()
+        self._workload_identities()
+
+        self.cluster_name = self.cluster.name
+        self.endpoint = self.cluster.endpoint.apply(lambda e: f"https://{e}")
+        self.oidc_issuer = self.cluster.name.apply(lambda n: oidc_issuer(loc.project, loc.location, n))
+        context = f"gke_{loc.project}_{loc.location}_{intent.cluster.name}"
+        ca_data = self.cluster.master_auth.apply(lambda m: str(m.cluster_ca_certificate))
+        self.kubeconfig = pulumi.Output.secret(
+            pulumi.Output.all(self.cluster.endpoint, ca_data).apply(
+                lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1])))
+            )
+        )
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=node_pools),
+        )
+        self.baseline = InClusterBaseline(
+            f"{name}-baseline",
+            intent,
+            provider=self.k8s_provider,
+            opts=pulumi.ResourceOptions(parent=self),
+            service_account_annotations=service_account_annotations(intent),
+        )
+        self.role_bindings = self._role_bindings()
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "endpoint": self.endpoint,
+                "oidcIssuer": self.oidc_issuer,
+                "kubeconfig": self.kubeconfig,
+            }
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """Options of a Google Cloud child: parented here, on the explicit provider when there is one."""
+        kwargs.setdefault("parent", self)
+        if self._gcp is not None:
+            kwargs.setdefault("provider", self._gcp)
+        return pulumi.ResourceOptions(**kwargs)
+
+    def _node_service_account(self) -> list[pulumi.Resource]:
+        """The nodes' service account and its roles; node pools wait for both."""
+        intent = self._intent
+        account = serviceaccount.Account(
+            f"{self._name}-node-sa", **node_service_account_args(intent), opts=self._opts()
+        )
+        member = f"serviceAccount:{node_service_account_email(intent)}"
+        return [
+            account,
+            *(
+                projects.IAMMember(
+                    f"{self._name}-node-sa-{role.removeprefix('roles/')}",
+                    **project_member_args(intent, role, member),
+                    opts=self._opts(depends_on=[account]),
+                )
+                for role in NODE_SERVICE_ACCOUNT_ROLES
+            ),
+        ]
+
+    def _access(self) -> None:
+        for grant in access_grants(self._intent):
+            projects.IAMMember(f"{self._name}-access-{grant.name}", **grant.member, opts=self._opts())
+
+    def _workload_identities(self) -> None:
+        """A Google service account per workload, bound to exactly its Kubernetes service account."""
+        intent = self._intent
+        for wi in intent.workload_identities:
+            res = f"{self._name}-wi-{wi.name}"
+            account = serviceaccount.Account(res, **workload_service_account_args(intent, wi), opts=self._opts())
+            serviceaccount.IAMMember(
+                f"{res}-workload-identity-user",
+                service_account_id=account.name,
+                **workload_identity_user_args(intent, wi),
+                # the project's pool exists only once a Workload Identity cluster does
+                opts=self._opts(depends_on=[self.cluster]),
+            )
+            for suffix, args in workload_role_grants(intent, wi):
+                # the member is the account's known e-mail (decidable at preview), so wait explicitly
+                projects.IAMMember(f"{res}-{suffix}", **args, opts=self._opts(depends_on=[account]))
+
+    def _role_bindings(self) -> list[rbac_v1.RoleBinding]:
+        """Namespace-scoped access, after the baseline's Namespace when the baseline creates it."""
+        out: list[rbac_v1.RoleBinding] = []
+        for manifest in access_role_bindings(self._intent):
+            md = manifest["metadata"]
+            namespace = resource_name(f"{self._name}-baseline", {"metadata": {"name": md["namespace"]}})
+            after = [self.baseline.resources[namespace]] if namespace in self.baseline.resources else []
+            out.append(
+                rbac_v1.RoleBinding(
+                    resource_name(f"{self._name}-access", manifest),
+                    metadata=md,
+                    role_ref=manifest["roleRef"],
+                    subjects=manifest["subjects"],
+                    opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=after),
+                )
+            )
+        return out
