@@ -50,7 +50,12 @@ def _cluster_component(intent: Intent) -> Any:
         raise pulumi.RunError(
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
         ) from None
-    return getattr(module, class_name)(intent.cluster.name, intent)
+    try:
+        return getattr(module, class_name)(intent.cluster.name, intent)
+    except ValueError as err:
+        # a component refuses, before registering anything, what its cloud cannot build from a valid
+        # intent (GKE secrets encryption without an existing key): the message names the field paths
+        raise pulumi.RunError(str(err)) from None
 
 
 def main() -> None:
