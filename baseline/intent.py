@@ -271,6 +271,11 @@ class Hardening(_Model):
     network_policy_enforcement: bool = Field(
         default=True, description="Turn on the dataplane that enforces NetworkPolicy (CL-06)"
     )
+    workload_identity: bool = Field(
+        default=True,
+        description="Offer pods a per-workload cloud identity (IRSA/Pod Identity, GKE Workload Identity, "
+        "AKS workload identity) so no pod needs node credentials (CL-05)",
+    )
     imds_v2_required: bool = True
     binary_authorization: bool = True
     shielded_nodes: bool = True
@@ -493,6 +498,8 @@ class Intent(_Model):
                     f"workloadIdentities[{i}].{_CLOUD_PRINCIPAL[self.cluster.cloud]}: required on a "
                     f"{self.cluster.cloud} cluster"
                 )
+        if self.workload_identities and not self.hardening.workload_identity:
+            problems.append("workloadIdentities: declared, but hardening.workloadIdentity is false")
         wi_names = [w.name for w in self.workload_identities]
         if len(set(wi_names)) != len(wi_names):
             problems.append("workloadIdentities: names must be unique")

@@ -597,10 +597,12 @@ class EksCluster(pulumi.ComponentResource):
         )
         cluster_name = self.cluster.name
         issuer = _issuer(self.cluster)
-        oidc = iam.OpenIdConnectProvider(f"{name}-oidc", **oidc_provider_args(intent, issuer), opts=self._opts())
         associations = self._access(cluster_name)
         node_role, node_groups = self._nodes(cluster_name)
-        sa_annotations = self._workload_identities(cluster_name, issuer, oidc, node_groups)
+        sa_annotations: dict[tuple[str, str], dict[str, Any]] = {}
+        if intent.hardening.workload_identity:  # off: neither IRSA nor Pod Identity; CL-05 reports it
+            oidc = iam.OpenIdConnectProvider(f"{name}-oidc", **oidc_provider_args(intent, issuer), opts=self._opts())
+            sa_annotations = self._workload_identities(cluster_name, issuer, oidc, node_groups)
 
         self.cluster_name = cluster_name
         self.endpoint = self.cluster.endpoint

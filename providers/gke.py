@@ -53,8 +53,8 @@ Decisions:
   ``gke-security-groups@DOMAIN``). The RoleBindings are registered here, on the cluster's
   Kubernetes provider, after the baseline's Namespace: :class:`~providers.incluster.InClusterBaseline`
   takes no extra objects.
-* **Workload identity** is always on (``workloadPool`` ``PROJECT.svc.id.goog``, ``GKE_METADATA`` on
-  every node pool). Each workload gets its own Google service account, a
+* **Workload identity** is on unless ``hardening.workloadIdentity`` is false (``workloadPool``
+  ``PROJECT.svc.id.goog``, ``GKE_METADATA`` on every node pool). Each workload gets its own Google service account, a
   ``roles/iam.workloadIdentityUser`` member for exactly ``serviceAccount:POOL[NS/KSA]`` (depending
   on the cluster: the pool exists only once the first Workload Identity cluster of the project
   does), and its project roles. The service account's e-mail is built from the account id and the
@@ -334,7 +334,8 @@ def cluster_args(intent: Intent) -> dict[str, Any]:
             "enable_insecure_binding_system_authenticated": False,
             "enable_insecure_binding_system_unauthenticated": False,
         },
-        "workload_identity_config": {"workload_pool": workload_pool(intent)},
+        # no pool means pods fall back to the node's service account: faithful, and CL-05 says so
+        "workload_identity_config": {"workload_pool": workload_pool(intent) if hardening.workload_identity else ""},
         "datapath_provider": "ADVANCED_DATAPATH" if hardening.network_policy_enforcement else "LEGACY_DATAPATH",
         "release_channel": {"channel": upgrades.channel.upper() if upgrades.managed else "UNSPECIFIED"},
         "binary_authorization": {
@@ -401,7 +402,7 @@ def node_pool_args(intent: Intent, pool: NodePool) -> dict[str, Any]:
         "service_account": node_service_account_email(intent),
         "oauth_scopes": [_CLOUD_PLATFORM_SCOPE],  # IAM, not scopes, limits what the nodes can do
         "image_type": "COS_CONTAINERD",
-        "workload_metadata_config": {"mode": "GKE_METADATA"},
+        "workload_metadata_config": {"mode": "GKE_METADATA" if intent.hardening.workload_identity else "GCE_METADATA"},
         "shielded_instance_config": {"enable_secure_boot": shielded, "enable_integrity_monitoring": shielded},
         "kubelet_config": {
             "insecure_kubelet_readonly_port_enabled": (

@@ -191,7 +191,7 @@ def test_cluster_args_of_a_stale_template_are_faithful(gke_stale: Intent) -> Non
     assert args["resource_labels"][STAMP_LABEL] == "0-9-0"
     assert "subnetwork" not in args
     # no intent knob turns Workload Identity off: the stale cluster still gets its pool
-    assert args["workload_identity_config"] == {"workload_pool": "acme-legacy.svc.id.goog"}
+    assert args["workload_identity_config"] == {"workload_pool": ""}  # hardening.workloadIdentity: false
 
 
 def test_public_endpoint_lists_the_intent_cidrs_or_spells_out_the_internet(gke_prod: Intent) -> None:
@@ -689,19 +689,23 @@ def test_explicit_gcp_provider_is_used_for_every_gcp_resource(gke_mocks: Recordi
     assert resources and all(r.provider == f"{gcp.urn}::gcp-eu-id" for r in resources)
 
 
-def test_preview_keeps_security_settings_decidable(pulumi_preview_mocks: RecordingMocks, gke_stale: Intent) -> None:
+def test_preview_keeps_security_settings_decidable(
+    pulumi_preview_mocks: RecordingMocks, gke_stale: Intent, gke_prod: Intent
+) -> None:
     """At preview, what Google assigns is unknown; the intent's literals (and the KSA annotation) are not."""
     _build(gke_stale, name="stale")
     cluster = pulumi_preview_mocks.one(CLUSTER).inputs
     assert cluster["masterAuth"] == {"clientCertificateConfig": {"issueClientCertificate": True}}
     assert cluster["masterAuthorizedNetworksConfig"]["cidrBlocks"][0]["cidrBlock"] == "0.0.0.0/0"
-    binding = pulumi_preview_mocks.one(ACCOUNT_MEMBER, "stale-wi-shop-orders-workload-identity-user")
+    assert pulumi_preview_mocks.of_type(ACCOUNT_MEMBER) == []  # workload identity is off in the stale template
+    _build(gke_prod, name="prod")
+    binding = pulumi_preview_mocks.one(ACCOUNT_MEMBER, "prod-wi-shop-orders-workload-identity-user")
     assert isinstance(binding.inputs["serviceAccountId"], Unknown)  # the account's name, assigned by Google
-    assert binding.inputs["member"] == "serviceAccount:acme-legacy.svc.id.goog[shop/orders]"
-    provider = pulumi_preview_mocks.one("pulumi:providers:kubernetes")
+    assert binding.inputs["member"] == "serviceAccount:acme-prod.svc.id.goog[shop/orders]"
+    provider = pulumi_preview_mocks.one("pulumi:providers:kubernetes", "prod-k8s")
     assert isinstance(provider.inputs["kubeconfig"], Unknown)
-    ksa = pulumi_preview_mocks.one("kubernetes:core/v1:ServiceAccount", "stale-baseline-shop/orders")
-    assert ksa.inputs["metadata"]["annotations"] == {GSA_ANNOTATION: "shop-orders@acme-legacy.iam.gserviceaccount.com"}
+    ksa = pulumi_preview_mocks.one("kubernetes:core/v1:ServiceAccount", "prod-baseline-shop/orders")
+    assert ksa.inputs["metadata"]["annotations"] == {GSA_ANNOTATION: "shop-orders@acme-prod.iam.gserviceaccount.com"}
 
 
 # --------------------------------------------------------------------------- the catalog on what the component makes
@@ -725,5 +729,5 @@ def test_the_catalog_passes_the_compliant_cluster(gke_mocks: RecordingMocks, gke
 def test_the_catalog_names_the_stale_templates_faults(gke_mocks: RecordingMocks, gke_stale: Intent) -> None:
     _build(gke_stale, name="stale")
     failing = _failing_controls(gke_mocks, gke_stale)
-    assert {"CL-01", "CL-03", "CL-04", "CL-06", "ST-01"} <= failing
-    assert not {"CL-05", "CL-07", "CL-08", "CL-09"} & failing
+    assert {"CL-01", "CL-03", "CL-04", "CL-05", "CL-06", "CL-07", "ST-01"} <= failing
+    assert not {"CL-08", "CL-09"} & failing
