@@ -166,3 +166,14 @@ def test_namespace_level_falls_back_to_default() -> None:
         make(namespaces=[{"name": "a", "owner": "t"}, {"name": "b", "owner": "t", "podSecurity": "baseline"}])
     )
     assert [intent.namespace_level(n) for n in intent.namespaces] == ["restricted", "baseline"]
+
+
+def test_workload_identities_need_workload_identity_on() -> None:
+    wi = {"name": "w", "namespace": "shop", "serviceAccount": "sa", "aws": {"mechanism": "irsa"}}
+    data = make(
+        namespaces=[{"name": "shop", "owner": "t"}], workloadIdentities=[wi], hardening={"workloadIdentity": False}
+    )
+    with pytest.raises(ValidationError, match="hardening.workloadIdentity is false"):
+        Intent.model_validate(data)
+    off = Intent.model_validate(make(hardening={"workloadIdentity": False}))
+    assert not off.hardening.workload_identity
