@@ -199,3 +199,98 @@ def test_gke_stale_plan_is_blocked_by_gkes_own_stale_settings() -> None:
     assert {"CL-01", "CL-03", "CL-04", "CL-06", "ST-01"} <= mandatory
     gke = {v["control"] for v in doc["violations"] if v["type"] == "gcp:container/cluster:Cluster"}
     assert {"CL-01", "CL-03", "CL-04", "CL-06", "ST-01"} <= gke
+
+
+# --------------------------------------------------------------------------- AKS
+
+
+def _aks_program(mocks: RecordingMocks, stack: str, intent: Mapping[str, Any] | None = None) -> None:
+    """Run the program on an AKS stack, the mocks answering Azure resources as Azure does."""
+    from tests.providers.test_aks import install_azure_state
+
+    install_azure_state(mocks)
+    config = _stack(stack)
+    if intent is not None:
+        config["intent"] = {**config["intent"], **intent}
+    _set_config(config)
+    _run_program()
+
+
+def test_aks_prod(pulumi_mocks: RecordingMocks) -> None:
+    _aks_program(pulumi_mocks, "aks-prod")
+    pulumi_mocks.one("fleet-baseline:aks:Cluster", "prod-eu-1")
+    cluster = pulumi_mocks.one("azure-native:containerservice:ManagedCluster", "prod-eu-1-cluster").inputs
+    assert cluster["resourceName"] == "prod-eu-1"
+    assert cluster["tags"]["fleet-baseline.io_baseline-version"] == "1.0.0"  # Azure tag names have no '/'
+    assert cluster["aadProfile"]["enableAzureRBAC"] is True
+    assert cluster["disableLocalAccounts"] is True
+    assert cluster["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    assert cluster["securityProfile"]["azureKeyVaultKms"]["keyVaultNetworkAccess"] == "Private"
+    assert [p["vmSize"] for p in cluster["agentPoolProfiles"]] == ["Standard_D4ds_v5"]
+    assert len(pulumi_mocks.of_type("azure-native:managedidentity:FederatedIdentityCredential")) == 2
+    assert len(pulumi_mocks.of_type("kubernetes:core/v1:Namespace")) == 3
+    for ns in pulumi_mocks.of_type("kubernetes:core/v1:Namespace"):
+        assert ns.inputs["metadata"]["labels"][STAMP] == "1.0.0"  # Kubernetes labels keep the '/'
+    pulumi_mocks.one("fleet-baseline:policy:Exception", "prod-eu-1-exception-ns-01-0")
+    assert not any(r.type.startswith(("aws:", "gcp:")) for r in pulumi_mocks.registrations)
+    assert pulumi_mocks.duplicate_urns() == []
+
+
+def test_aks_stale_is_valid_and_translated(pulumi_mocks: RecordingMocks) -> None:
+    _aks_program(pulumi_mocks, "aks-stale")
+    pulumi_mocks.one("fleet-baseline:aks:Cluster", "legacy-weu-1")
+    cluster = pulumi_mocks.one("azure-native:containerservice:ManagedCluster").inputs
+    assert cluster["resourceName"] == "legacy-weu-1"
+    assert cluster["tags"]["fleet-baseline.io_baseline-version"] == "0.9.0"
+    assert cluster["disableLocalAccounts"] is False
+    assert cluster["aadProfile"]["enableAzureRBAC"] is False
+    assert cluster["apiServerAccessProfile"] == {
+        "enablePrivateCluster": False,
+        "disableRunCommand": True,
+        "authorizedIPRanges": ["0.0.0.0/0"],
+    }
+    assert cluster["networkProfile"]["networkPolicy"] == "none"
+    assert cluster["securityProfile"]["azureKeyVaultKms"] == {"enabled": False}
+    # the intent has no knob for the OIDC issuer or workload identity: both stay on (CL-05 holds)
+    assert cluster["oidcIssuerProfile"] == {"enabled": True}
+    assert not pulumi_mocks.of_type("azure-native:authorization:RoleAssignment")  # no Azure RBAC, no KMS
+    for ns in pulumi_mocks.of_type("kubernetes:core/v1:Namespace"):
+        assert ns.inputs["metadata"]["labels"][STAMP] == "0.9.0"
+
+
+def test_aks_without_a_kms_key_is_a_clear_error_and_nothing_is_registered(pulumi_mocks: RecordingMocks) -> None:
+    with pytest.raises(pulumi.RunError) as err:
+        _aks_program(pulumi_mocks, "aks-prod", {"hardening": {"secretsEncryption": {"enabled": True}}})
+    message = str(err.value)
+    assert "hardening.secretsEncryption.kmsKey" in message
+    assert "hardening.secretsEncryption.keyVaultResourceId" in message
+    assert "Traceback" not in message
+    assert pulumi_mocks.registrations == []
+
+
+@pytest.mark.slow
+def test_aks_prod_plan_is_compliant() -> None:
+    code, doc, err = _plan("aks-prod")
+    assert code == 0, err
+    assert not [v for v in doc["violations"] if v["enforcementLevel"] == "mandatory"]
+    types = {r["type"] for r in doc["resources"]}
+    assert {
+        "azure-native:containerservice:ManagedCluster",
+        "azure-native:monitor:DiagnosticSetting",
+        "azure-native:authorization:RoleAssignment",
+        "azure-native:managedidentity:FederatedIdentityCredential",
+        "kubernetes:core/v1:Namespace",
+    } <= types
+
+
+@pytest.mark.slow
+def test_aks_stale_plan_is_blocked_by_aks_own_stale_settings() -> None:
+    code, doc, err = _plan("aks-stale")
+    assert code == 1, err
+    aks = {
+        v["control"]
+        for v in doc["violations"]
+        if v["enforcementLevel"] == "mandatory" and v["type"] == "azure-native:containerservice:ManagedCluster"
+    }
+    # CL-05 is not among them: the intent cannot turn workload identity off
+    assert {"CL-01", "CL-03", "CL-04", "CL-06", "ST-01"} <= aks
