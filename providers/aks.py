@@ -44,8 +44,10 @@ Decisions:
   provisioned (only Group cluster-admins still get in, through ``adminGroupObjectIDs``). Role
   assignments take minutes to propagate: a first ``up`` can meet 403s from the API server and
   succeeds on retry.
-* **Workload identity** is always available (``oidcIssuerProfile`` and
-  ``securityProfile.workloadIdentity``, CL-05): the intent has no knob to turn it off. Each
+* **Workload identity** (``oidcIssuerProfile`` and ``securityProfile.workloadIdentity``, CL-05)
+  follows ``hardening.workloadIdentity``; off is translated faithfully (both ``enabled: false``,
+  and the cluster exports an empty issuer). AKS cannot turn an OIDC issuer off once it is on, so
+  turning the knob off on an existing cluster fails at the API, which is the honest outcome. Each
   workload gets a user-assigned identity ``{cluster}-{workload}``, one federated credential for
   exactly ``system:serviceaccount:NS:SA`` and the audience ``api://AzureADTokenExchange`` (CL-09),
   and its role assignments at the intent's ``scope``. All federated credentials are written one
@@ -455,7 +457,7 @@ def _security_profile(intent: Intent) -> dict[str, Any]:
                 "key_vault_resource_id": enc.key_vault_resource_id,
             }
         )
-    return {"workload_identity": {"enabled": True}, "azure_key_vault_kms": kms}
+    return {"workload_identity": {"enabled": intent.hardening.workload_identity}, "azure_key_vault_kms": kms}
 
 
 def _api_server_access_profile(intent: Intent) -> dict[str, Any]:
@@ -530,7 +532,7 @@ def cluster_args(intent: Intent, identity_id: pulumi.Input[str]) -> dict[str, An
         "enable_rbac": True,
         "aad_profile": _aad_profile(intent),
         "disable_local_accounts": not auth.local_accounts,
-        "oidc_issuer_profile": {"enabled": True},
+        "oidc_issuer_profile": {"enabled": intent.hardening.workload_identity},
         "security_profile": _security_profile(intent),
         "api_server_access_profile": _api_server_access_profile(intent),
         "network_profile": _network_profile(intent),
@@ -712,16 +714,18 @@ def _unknown() -> pulumi.Output[str]:
     return pulumi.Output(set(), _resolved(None), _resolved(False))
 
 
-def _issuer(cluster: containerservice.ManagedCluster) -> pulumi.Output[str]:
-    """The issuer URL AKS assigns (``oidcIssuerProfile.issuerURL``).
+def _issuer(cluster: containerservice.ManagedCluster, enabled: bool) -> pulumi.Output[str]:
+    """The issuer URL AKS assigns (``oidcIssuerProfile.issuerURL``); ``""`` when the issuer is off.
 
     At preview of a new cluster the provider echoes ``oidcIssuerProfile`` from the inputs, without
-    the URL: that is an unknown issuer, never an empty one.
+    the URL: with the issuer on, that is an unknown issuer, never an empty one.
     """
 
     def url(profile: Any) -> pulumi.Output[str]:
         value = getattr(profile, "issuer_url", None) if profile is not None else None
-        return pulumi.Output.from_input(str(value)) if value else _unknown()
+        if value:
+            return pulumi.Output.from_input(str(value))
+        return _unknown() if enabled else pulumi.Output.from_input("")
 
     return cluster.oidc_issuer_profile.apply(url)
 
@@ -774,7 +778,7 @@ class AksCluster(pulumi.ComponentResource):
         if diagnostics is not None:
             monitor.DiagnosticSetting(f"{name}-audit-logs", **diagnostics, opts=self._opts())
         access = self._access()
-        issuer = _issuer(self.cluster)
+        issuer = _issuer(self.cluster, intent.hardening.workload_identity)
         annotations = self._workload_identities(issuer)
 
         credentials = containerservice.list_managed_cluster_user_credentials_output(

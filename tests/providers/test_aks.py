@@ -187,7 +187,8 @@ def test_cluster_args_of_a_stale_template_are_faithful(aks_stale: Intent) -> Non
     assert args["network_profile"]["network_policy"] == "none"
     assert args["network_profile"]["network_dataplane"] == "azure"
     assert args["security_profile"]["azure_key_vault_kms"] == {"enabled": False}  # stated, not left to a default
-    assert args["security_profile"]["workload_identity"] == {"enabled": True}
+    assert args["security_profile"]["workload_identity"] == {"enabled": False}  # hardening.workloadIdentity
+    assert args["oidc_issuer_profile"] == {"enabled": False}
     assert args["tags"][STAMP_TAG] == "0.9.0"
 
 
@@ -213,6 +214,13 @@ def test_upgrade_channel(aks_prod: Intent, channel: str, managed: bool, expected
 def test_network_policy_off_is_translated_faithfully(aks_prod: Intent) -> None:
     profile = cluster_args(_with(aks_prod, "hardening.networkPolicyEnforcement", False), IDENTITY)["network_profile"]
     assert (profile["network_dataplane"], profile["network_policy"]) == ("azure", "none")
+
+
+def test_workload_identity_off_is_translated_faithfully(aks_prod: Intent) -> None:
+    intent = _with(_with(aks_prod, "workloadIdentities", []), "hardening.workloadIdentity", False)
+    args = cluster_args(intent, IDENTITY)
+    assert args["oidc_issuer_profile"] == {"enabled": False}
+    assert args["security_profile"]["workload_identity"] == {"enabled": False}
 
 
 def test_dns_prefix_from_the_intent(aks_prod: Intent) -> None:
@@ -494,8 +502,10 @@ def azure_state(typ: str, name: str, inputs: dict[str, Any], *, preview: bool) -
                 str(i): {} if preview else {"principalId": _uuid(str(i))} for i in ids
             }
         out["identity"] = identity
+        oidc = inputs.get("oidcIssuerProfile") or {}
+        if not preview and oidc.get("enabled"):
+            out["oidcIssuerProfile"] = {**oidc, "issuerURL": AKS_ISSUER}
         if not preview:
-            out["oidcIssuerProfile"] = {**(inputs.get("oidcIssuerProfile") or {}), "issuerURL": AKS_ISSUER}
             out["name"] = inputs.get("resourceName", name)
     elif typ == UAI and not preview:
         out.update(principalId=_uuid(f"principal-{name}"), clientId=_uuid(f"client-{name}"))
@@ -725,8 +735,13 @@ def test_stale_template_is_translated_faithfully(azure_mocks: RecordingMocks, ak
     assert cluster["networkProfile"]["networkPolicy"] == "none"
     assert cluster["securityProfile"]["azureKeyVaultKms"] == {"enabled": False}
     assert cluster["tags"][STAMP_TAG] == "0.9.0"
+    assert cluster["oidcIssuerProfile"] == {"enabled": False}
+    assert cluster["securityProfile"]["workloadIdentity"] == {"enabled": False}
     names = [r.name for r in azure_mocks.of_type(ROLE_ASSIGNMENT)]
     assert names == []  # no Azure RBAC: no AKS RBAC roles; no KMS: no Key Vault roles
+    assert not azure_mocks.of_type(FIC) and azure_mocks.of_type(UAI) == [azure_mocks.one(UAI, "stale-control-plane")]
+    component = azure_mocks.one(TYPE_TOKEN, "stale")
+    assert azure_mocks.component_outputs[component.urn]["oidcIssuer"] == ""  # no issuer, not an unknown one
     assert azure_mocks.duplicate_urns() == []
     for ns in azure_mocks.of_type("kubernetes:core/v1:Namespace"):
         assert ns.inputs["metadata"]["labels"]["fleet-baseline.io/baseline-version"] == "0.9.0"

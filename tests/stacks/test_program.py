@@ -251,8 +251,8 @@ def test_aks_stale_is_valid_and_translated(pulumi_mocks: RecordingMocks) -> None
     }
     assert cluster["networkProfile"]["networkPolicy"] == "none"
     assert cluster["securityProfile"]["azureKeyVaultKms"] == {"enabled": False}
-    # the intent has no knob for the OIDC issuer or workload identity: both stay on (CL-05 holds)
-    assert cluster["oidcIssuerProfile"] == {"enabled": True}
+    assert cluster["oidcIssuerProfile"] == {"enabled": False}  # hardening.workloadIdentity: false
+    assert cluster["securityProfile"]["workloadIdentity"] == {"enabled": False}
     assert not pulumi_mocks.of_type("azure-native:authorization:RoleAssignment")  # no Azure RBAC, no KMS
     for ns in pulumi_mocks.of_type("kubernetes:core/v1:Namespace"):
         assert ns.inputs["metadata"]["labels"][STAMP] == "0.9.0"
@@ -292,5 +292,4 @@ def test_aks_stale_plan_is_blocked_by_aks_own_stale_settings() -> None:
         for v in doc["violations"]
         if v["enforcementLevel"] == "mandatory" and v["type"] == "azure-native:containerservice:ManagedCluster"
     }
-    # CL-05 is not among them: the intent cannot turn workload identity off
-    assert {"CL-01", "CL-03", "CL-04", "CL-06", "ST-01"} <= aks
+    assert {"CL-01", "CL-03", "CL-04", "CL-05", "CL-06", "ST-01"} <= aks
