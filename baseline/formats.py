@@ -16,10 +16,10 @@ module only writes the findings out, in the shapes the tools that read them expe
   Policy Reporter reads them.
 
 Every renderer is a pure function of its inputs: no clock (the time is the context's
-``generated_at``), no environment, no files but the shipped catalog when none is passed. Findings are
-sorted (severity, control, subject) before
-anything is written, so the same findings and context give byte-identical output whatever order the
-sources were read in: diffs between two runs show changed findings, not reshuffled ones.
+``generated_at``), no environment, no files but the shipped catalog when none is passed. Findings
+are sorted (severity, control, subject) before anything is written, so the same findings and context
+give byte-identical output whatever order the sources were read in: diffs between two runs show
+changed findings, not reshuffled ones.
 Strings from the audited objects (names, messages, exception reasons) are untrusted: each format
 escapes them its own way; characters a format cannot carry at all (NUL and other C0 controls in
 XML, escape sequences in the table) are written as visible ``\\xNN`` escapes, and lone surrogates
@@ -278,7 +278,6 @@ _ANSI = {
     "medium": "\x1b[1;33m",
     "low": "\x1b[1;34m",
     "loud": "\x1b[1;5;31m",
-    "dim": "\x1b[2m",
     "bold": "\x1b[1m",
 }
 _RESET = "\x1b[0m"

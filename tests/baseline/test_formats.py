@@ -24,7 +24,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from baseline.catalog import SEVERITY_ORDER, load_catalog
@@ -390,6 +390,16 @@ def test_sarif_validates_against_the_official_schema() -> None:
         assert error is None, error
 
 
+def test_sarif_rule_for_a_control_the_catalog_does_not_have_comes_from_the_finding() -> None:
+    f = dataclasses.replace(one(FINDINGS, "POD-01", "Pod/team-a/web"), control_id="POD-99", policy_name="pod-99-x")
+    [run] = sarif([f])["runs"]
+    [rule] = run["tool"]["driver"]["rules"]
+    assert rule["id"] == "POD-99" and rule["name"] == "pod-99-x"
+    assert rule["shortDescription"]["text"] == f.title and rule["help"]["text"] == f.remediation
+    assert rule["properties"]["security-severity"] == SECURITY_SEVERITY["critical"]
+    assert run["results"][0]["ruleIndex"] == 0
+
+
 # --------------------------------------------------------------------------- junit
 
 
@@ -650,7 +660,7 @@ def test_hostile_strings_survive_as_text() -> None:
     assert any(len(r["message"]["text"]) > 200_000 for r in run["results"])  # SARIF carries it whole
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None)
 @given(text=st.text(min_size=1, max_size=300))
 def test_any_text_yields_well_formed_output(crds: CrdIndex, text: str) -> None:
     context = dataclasses.replace(CONTEXT, problems=(text,), cluster=text)
