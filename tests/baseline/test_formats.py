@@ -524,8 +524,7 @@ def test_policy_reports_one_cluster_report_then_one_per_namespace() -> None:
 def test_policy_report_results_map_status_severity_resources_and_properties() -> None:
     docs = reports()
     seconds = int(CONTEXT.generated_at.timestamp())
-    results = [(d, r) for d in docs for r in d["results"]]
-    for _, r in results:
+    for r in (r for d in docs for r in d["results"]):
         assert r["source"] == "fleet-baseline"
         assert r["timestamp"] == {"seconds": seconds, "nanos": 0}
         assert r["rule"] in CATALOG and r["policy"] == CATALOG[r["rule"]].policy_name
@@ -551,6 +550,13 @@ def test_policy_report_results_map_status_severity_resources_and_properties() ->
     namespace = [r for r in docs[0]["results"] if r.get("resources", [{}])[0].get("kind") == "Namespace"]
     assert namespace and {r["result"] for r in namespace} == {"pass"}
     assert namespace[0]["resources"] == [{"apiVersion": "v1", "kind": "Namespace", "name": "team-a"}]
+
+
+def test_policy_report_timestamp_keeps_the_fraction_of_a_second() -> None:
+    moment = dt.datetime(2026, 5, 1, 12, 30, 15, 250_000, tzinfo=dt.UTC)
+    [cluster_report, *_] = reports(FINDINGS, dataclasses.replace(CONTEXT, generated_at=moment))
+    assert cluster_report["results"][0]["timestamp"] == {"seconds": int(moment.timestamp()), "nanos": 250_000_000}
+    assert cluster_report["metadata"]["annotations"]["fleet-baseline/generated-at"] == "2026-05-01T12:30:15.250000Z"
 
 
 def test_policy_report_files_pulumi_kubernetes_resources_by_namespace_without_a_made_up_name(crds: CrdIndex) -> None:
