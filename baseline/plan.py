@@ -1020,6 +1020,22 @@ def _aks_cluster_outputs(c: _MockContext) -> dict[str, Any]:
     }
 
 
+def _aks_identity_map(outputs: dict[str, Any]) -> dict[str, Any]:
+    """ARM returns user-assigned identities as a map by id (the input is a list): the SDK checks it."""
+    identity = outputs.get("identity")
+    if isinstance(identity, Mapping) and isinstance(identity.get("userAssignedIdentities"), list):
+        ids = identity["userAssignedIdentities"]
+        outputs["identity"] = {**identity, "userAssignedIdentities": {str(i): {} for i in ids}}
+    return outputs
+
+
+#: Output shapes that differ from the input's, applied at preview too (where computed values stay
+#: unknown): the SDK refuses an output of the input's shape.
+PREVIEW_RESHAPES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "azure-native:containerservice:ManagedCluster": _aks_identity_map,
+}
+
+
 def _aks_user_credentials(args: Mapping[str, Any], region: str, account: str) -> dict[str, Any]:
     """``listClusterUserCredential``: an exec-format kubeconfig, base64, as AKS returns it."""
     name = str(args.get("resourceName") or "cluster")
@@ -1192,8 +1208,9 @@ class PlanMocks(Mocks):
         if args.typ.startswith("pulumi:providers:"):
             return ("" if self.preview else f"{args.name}-{hashlib.sha256(args.name.encode()).hexdigest()[:8]}"), inputs
         ctx = _MockContext(args.typ, args.name, inputs, self.region, self.account)
-        if self.preview:
-            return "", inputs  # a create at preview: no id yet, computed outputs unknown
+        if self.preview:  # a create at preview: no id yet, computed outputs unknown
+            reshape = PREVIEW_RESHAPES.get(args.typ)
+            return "", reshape(inputs) if reshape else inputs
         outputs = dict(inputs)
         if args.typ.startswith("kubernetes:"):
             metadata = inputs.get("metadata")
