@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,11 @@ class CompiledCheck:
     inlined: str = ""
     field_names: frozenset[str] = frozenset()
     iterated_names: frozenset[str] = frozenset()
+    presence: frozenset[Path] = frozenset()
+    #: "or"/"and" and the checks of the top-level operands: when a value the whole expression reads
+    #: is unknown, a known operand can still decide it (``true || x``, ``false && x``), as CEL does
+    junction: str = ""
+    operands: tuple[CompiledCheck, ...] = ()
 
     def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
@@ -135,14 +140,100 @@ def compile_check(
     for name, source in variables:  # each variable must compile on its own, as the engines compile it
         _compile(inline_variables(f"variables.{name}", variables), f"{where} variable {name}")
         del source
+    return _compile_check(expression, variables, where, split=True)
+
+
+def _compile_check(
+    expression: str, variables: Sequence[tuple[str, str]], where: str, split: bool
+) -> CompiledCheck:
     inlined = inline_variables(expression, variables)
     program = _compile(inlined, where)
-    var_exprs = dict(variables)
-    paths = referenced_paths(expression, var_exprs)
+    paths, presence = read_paths(expression, dict(variables))
     reads_related = "namespaceObjects" in inlined or "stackResources" in inlined
-    return CompiledCheck(
-        program, paths, reads_related, tuple(variables), inlined, field_names(inlined), iterated_names(inlined)
+    junction, parts = split_top_level(expression) if split else ("", [expression])
+    operands = (
+        tuple(_compile_check(part, variables, f"{where} operand {i}", split=False) for i, part in enumerate(parts))
+        if junction
+        else ()
     )
+    return CompiledCheck(
+        program,
+        paths,
+        reads_related,
+        tuple(variables),
+        inlined,
+        field_names(inlined),
+        iterated_names(inlined),
+        presence,
+        junction,
+        operands,
+    )
+
+
+def split_top_level(expression: str) -> tuple[str, list[str]]:
+    """("or", operands) or ("and", operands) of a top-level ``||``/``&&`` chain, else ("", [expression]).
+
+    Respects parentheses, brackets, braces and string literals; a top-level ternary (``?:``, the
+    lowest precedence) is never split, and one pair of wrapping parentheses is looked through.
+    """
+    text = expression.strip()
+    for _ in range(8):
+        inner = _unwrap(text)
+        if inner is None:
+            break
+        text = inner
+    for op, name in (("||", "or"), ("&&", "and")):
+        parts = _split_at(text, op)
+        if parts is not None and len(parts) > 1:
+            return name, parts
+    return "", [expression]
+
+
+def _scan(text: str) -> Iterator[tuple[int, str, int]]:
+    """(index, char, depth) of every character outside string literals."""
+    depth, i, quote = 0, 0, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 2
+                continue
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        else:
+            if c in "([{":
+                depth += 1
+            elif c in ")]}":
+                depth -= 1
+            yield i, c, depth
+        i += 1
+
+
+def _unwrap(text: str) -> str | None:
+    if not (text.startswith("(") and text.endswith(")")):
+        return None
+    for i, c, depth in _scan(text):
+        if depth == 0 and i < len(text) - 1:
+            return None  # the first "(" closes before the end: "(a) || (b)"
+        del c
+    return text[1:-1].strip()
+
+
+def _split_at(text: str, op: str) -> list[str] | None:
+    parts, start, prev = [], 0, ""
+    for i, c, depth in _scan(text):
+        if depth == 0 and c == "?":
+            return None
+        if depth == 0 and prev == op[0] and c == op[1] and i - 1 >= start:
+            parts.append(text[start : i - 1].strip())
+            start = i + 1
+            prev = ""
+            continue
+        prev = c if depth == 0 else ""
+    parts.append(text[start:].strip())
+    return parts if all(parts) else None
 
 
 # --------------------------------------------------------------------------- referenced paths
@@ -165,13 +256,28 @@ def referenced_paths(expression: str, variables: Mapping[str, str] | None = None
     ``variables.X`` is followed into X's own expression; ``variables.params`` is intent data,
     always known, and reads nothing of the object.
     """
+    return read_paths(expression, variables)[0]
+
+
+def read_paths(
+    expression: str, variables: Mapping[str, str] | None = None
+) -> tuple[frozenset[Path], frozenset[Path]]:
+    """(value paths, presence paths): ``has(object.a.b)`` only asks whether ``b`` is there, so an
+    unknown *below* ``a.b`` cannot change its answer; an unknown at or above it can."""
     variables = variables or {}
     out: set[Path] = set()
-    _collect(expression, variables, out, ())
-    return frozenset(out)
+    presence: set[Path] = set()
+    _collect(expression, variables, out, (), presence)
+    return frozenset(out), frozenset(presence - out)
 
 
-def _collect(expression: str, variables: Mapping[str, str], out: set[Path], stack: tuple[str, ...]) -> None:
+def _collect(
+    expression: str,
+    variables: Mapping[str, str],
+    out: set[Path],
+    stack: tuple[str, ...],
+    presence: set[Path] | None = None,
+) -> None:
     for m in _CHAIN.finditer(expression):
         root, rest = m.group(1), m.group(2)
         segs = _segments(rest)
@@ -185,7 +291,12 @@ def _collect(expression: str, variables: Mapping[str, str], out: set[Path], stac
                 # what the variable reads, plus nothing more specific: a conservative superset
                 _collect(variables[name], variables, out, (*stack, name))
             continue
-        out.add(tuple(segs) if root == "object" else ("<old>", *segs))
+        path = tuple(segs) if root == "object" else ("<old>", *segs)
+        is_has = expression[: m.start()].rstrip().endswith("has(") and expression[m.end() :].lstrip().startswith(")")
+        if is_has and presence is not None and segs:
+            presence.add(path)
+        else:
+            out.add(path)
 
 
 # --------------------------------------------------------------------------- unknowns
@@ -289,14 +400,13 @@ def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
     return tuple(found)
 
 
-def unknown_hits(unknown: Iterable[Path], referenced: Iterable[Path]) -> list[str]:
-    """The unknown paths that an expression reading ``referenced`` depends on."""
+def unknown_hits(unknown: Iterable[Path], referenced: Iterable[Path], presence: Iterable[Path] = ()) -> list[str]:
+    """The unknown paths that an expression reading ``referenced`` (and testing ``presence``) depends on."""
     hits = []
     refs = list(referenced)
+    tests = list(presence)
     for u in unknown:
-        for r in refs:
-            n = min(len(u), len(r))
-            if u[:n] == r[:n]:
-                hits.append(".".join(u) or "(whole object)")
-                break
+        value = any(u[: min(len(u), len(r))] == r[: min(len(u), len(r))] for r in refs)
+        if value or any(len(u) <= len(p) and p[: len(u)] == u for p in tests):
+            hits.append(".".join(u) or "(whole object)")
     return hits

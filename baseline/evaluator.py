@@ -389,11 +389,23 @@ class Evaluator:
         activation = None
         findings = []
         for p in prepared:
-            hits = unknown_hits(unknown_paths, p.check.paths) if unknown_paths else []
+            hits = unknown_hits(unknown_paths, p.check.paths, p.check.presence) if unknown_paths else []
             if p.check.reads_related and related_unknowns:
                 hits += related_unknown_hits(related_unknowns, p.check.field_names, p.check.iterated_names)
             if hits:
-                findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
+                decided = None
+                try:
+                    if activation is None:
+                        activation = new_activation(
+                            {"object": subject.props, "variables": {"params": self.params}, **extra}
+                        )
+                    decided = _short_circuit(p.check, unknown_paths, related_unknowns, activation)
+                except Exception:  # the runtime refused the object: stays unknown
+                    decided = None
+                if decided is None:
+                    findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
+                else:
+                    findings.append(self._finding(subject, p, "pass" if decided else "fail"))
                 continue
             try:
                 if activation is None:
@@ -445,6 +457,38 @@ class Evaluator:
             unknown=unknown,
             detail=detail,
         )
+
+
+def _short_circuit(
+    check: CompiledCheck,
+    unknown_paths: Sequence[tuple[str, ...]],
+    related_unknowns: Sequence[tuple[tuple[str, ...], ...]],
+    activation: Any,
+) -> bool | None:
+    """Decide an expression that reads an unknown from an operand that reads none, as CEL would.
+
+    ``a || b`` is true when a known operand is true, ``a && b`` false when a known operand is
+    false, whatever the unknown turns out to be (CEL's logical operators are commutative and
+    absorb errors and unknowns this way). Anything else stays undecided: never a guess.
+    """
+    if not check.junction:
+        return None
+    for operand in check.operands:
+        if unknown_hits(unknown_paths, operand.paths, operand.presence):
+            continue
+        if operand.reads_related and related_unknowns and related_unknown_hits(
+            related_unknowns, operand.field_names, operand.iterated_names
+        ):
+            continue
+        try:
+            verdict, _ = operand.run_activation(activation)
+        except Exception:  # an operand the runtime refuses decides nothing
+            continue
+        if check.junction == "or" and verdict is True:
+            return True
+        if check.junction == "and" and verdict is False:
+            return False
+    return None
 
 
 def worst(findings: Iterable[Finding]) -> str | None:

@@ -75,8 +75,7 @@ def test_referenced_paths_follow_fields_and_stop_at_methods() -> None:
         "object.metadata.labels['pod-security.kubernetes.io/enforce'] == 'restricted' && "
         "variables.params.x == 1"
     )
-    assert referenced_paths(expr) == {
-        ("spec", "hostPID"),
+    assert referenced_paths(expr) == {  # has(object.spec.hostPID) only tests presence: see read_paths
         ("spec", "containers"),
         ("metadata", "labels", "pod-security.kubernetes.io/enforce"),
     }
@@ -118,3 +117,27 @@ def test_find_unknown_paths_is_bounded_on_deep_nesting() -> None:
         cur = nxt
     found = find_unknown_paths(deep)
     assert found and found[0][-1] == "<too deep>"
+
+
+def test_top_level_split() -> None:
+    from baseline.cel import split_top_level
+
+    assert split_top_level("!has(object.a) || (has(object.p) && object.p in ['a'])") == (
+        "or",
+        ["!has(object.a)", "(has(object.p) && object.p in ['a'])"],
+    )
+    assert split_top_level("(a && (b || c))") == ("and", ["a", "(b || c)"])
+    assert split_top_level("a || b ? c : d") == ("", ["a || b ? c : d"])  # a ternary is never split
+    assert split_top_level("x == '||' || y") == ("or", ["x == '||'", "y"])  # nor inside strings
+    assert split_top_level("(a) || (b)") == ("or", ["(a)", "(b)"])
+    assert split_top_level("f(a || b)") == ("", ["f(a || b)"])
+
+
+def test_presence_tests_only_care_about_the_key() -> None:
+    from baseline.cel import read_paths
+
+    values, presence = read_paths("has(object.metadata) && object.metadata.name == 'default'")
+    assert values == {("metadata", "name")} and presence == {("metadata",)}
+    u = ("metadata", "annotations", "x")
+    assert unknown_hits([u], values, presence) == []  # below a has() and beside the read value
+    assert unknown_hits([("metadata",)], values, presence) == ["metadata"]  # the tested key itself

@@ -308,3 +308,27 @@ def test_unknowns_out_of_reach_of_a_stack_check_do_not_matter(catalog) -> None: 
           "metadata": {"name": "orders", "namespace": "shop", "annotations": {"eks.amazonaws.com/role-arn": U}}}
     findings = Evaluator(catalog).evaluate_all([ns("shop"), Subject(deny), Subject(sa)])
     assert [f.status for f in findings if f.control_id == "NS-51"] == ["pass"]
+
+
+def test_a_known_operand_decides_as_cel_would(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    (root / "CL-80").mkdir(parents=True)
+    shutil.copy(CONTROLS_DIR / "_library.yaml", root / "_library.yaml")
+    (root / "CL-80" / "control.yaml").write_text(
+        CONTROLS["CL-50"]
+        .replace("CL-50", "CL-80")
+        .replace(
+            "has(object.vpcConfig) && object.vpcConfig.endpointPublicAccess == false",
+            "object.role != 'admin' || object.principal in ['alice']",
+        )
+    )
+    ev = Evaluator(load_catalog(root))
+    cl = "aws:eks/cluster:Cluster"
+
+    def verdict(props: dict[str, object]) -> list[str]:
+        return statuses(ev.evaluate(Subject(props, type=cl)), "CL-80")
+
+    assert verdict({"role": "reader", "principal": U}) == ["pass"]  # true || unknown
+    assert verdict({"role": "admin", "principal": U}) == ["unknown"]  # false || unknown: undecided
+    assert verdict({"role": U, "principal": "alice"}) == ["pass"]  # unknown || true
+    assert verdict({"role": U, "principal": "mallory"}) == ["unknown"]
