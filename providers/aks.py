@@ -90,14 +90,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import yaml
 from pulumi_azure_native import authorization, containerservice, managedidentity, monitor
 
 from baseline.intent import AksCluster as AksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
 from baseline.loader import IntentError
-from providers.incluster import BASELINE_VERSION_LABEL, InClusterBaseline, ServiceAccountAnnotations
+from providers.cluster import ClusterComponent
+from providers.incluster import BASELINE_VERSION_LABEL, ServiceAccountAnnotations
 
 __all__ = [
     "AKS_AAD_SERVER_ID",
@@ -730,7 +730,7 @@ def _issuer(cluster: containerservice.ManagedCluster, enabled: bool) -> pulumi.O
     return cluster.oidc_issuer_profile.apply(url)
 
 
-class AksCluster(pulumi.ComponentResource):
+class AksCluster(ClusterComponent):
     """An AKS cluster built from the intent, with its grants, workload identities and in-cluster baseline.
 
     ``azure_provider`` is used for every Azure resource and invoke when given; otherwise the default
@@ -760,8 +760,8 @@ class AksCluster(pulumi.ComponentResource):
         azure_provider: pulumi.ProviderResource | None = None,
     ) -> None:
         check_intent(intent)  # before anything is registered: nothing half-made
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name, self._intent, self._azure = name, intent, azure_provider
+        super().__init__(TYPE_TOKEN, name, opts, azure_provider)
+        self._intent, self._azure = intent, azure_provider
         loc = _location(intent)
 
         identity = managedidentity.UserAssignedIdentity(
@@ -796,36 +796,10 @@ class AksCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(
             server.apply(lambda s: json.dumps(kubeconfig(intent.cluster.name, s[0], s[1], loc.tenant_id)))
         )
-        self.k8s_provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=access),
-        )
-        self.baseline = InClusterBaseline(
-            f"{name}-baseline",
-            intent,
-            provider=self.k8s_provider,
-            opts=pulumi.ResourceOptions(parent=self),
-            service_account_annotations=annotations,
-        )
-        self.register_outputs(
-            {
-                "clusterName": self.cluster_name,
-                "endpoint": self.endpoint,
-                "oidcIssuer": self.oidc_issuer,
-                "kubeconfig": self.kubeconfig,
-            }
-        )
+        self._apply_baseline(intent, depends_on=access, service_account_annotations=annotations)
+        self._register()
 
     # ------------------------------------------------------------------ helpers
-
-    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        """Options of an Azure child: parented here, on the explicit Azure provider when there is one."""
-        kwargs.setdefault("parent", self)
-        if self._azure is not None:
-            kwargs.setdefault("provider", self._azure)
-        return pulumi.ResourceOptions(**kwargs)
 
     def _role_assignment(
         self,

@@ -47,17 +47,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 import yaml
 from pulumi_aws import cloudwatch, ec2, get_caller_identity_output, iam, kms
 from pulumi_aws import eks as aws_eks
 
 from baseline.intent import EksCluster as EksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
+from providers.cluster import ClusterComponent
 from providers.incluster import (
     BASELINE_VERSION_LABEL,
     PATCH_FORCE_ANNOTATION,
-    InClusterBaseline,
     Manifest,
     kubernetes_resource,
 )
@@ -557,7 +556,7 @@ def _ca_data(cluster: aws_eks.Cluster) -> pulumi.Output[str]:
     return cluster.certificate_authority.apply(lambda ca: str(ca.data))
 
 
-class EksCluster(pulumi.ComponentResource):
+class EksCluster(ClusterComponent):
     """An EKS cluster built from the intent, with its in-cluster baseline applied.
 
     ``aws_provider`` is used for every AWS resource and invoke when given; otherwise the default
@@ -581,8 +580,8 @@ class EksCluster(pulumi.ComponentResource):
         *,
         aws_provider: pulumi.ProviderResource | None = None,
     ) -> None:
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name, self._intent, self._aws = name, intent, aws_provider
+        super().__init__(TYPE_TOKEN, name, opts, aws_provider)
+        self._intent, self._aws = intent, aws_provider
         self._account: pulumi.Output[str] | None = None  # looked up once, when a known role ARN is needed
 
         role, role_policies = self._role(
@@ -612,37 +611,11 @@ class EksCluster(pulumi.ComponentResource):
                 lambda v: json.dumps(kubeconfig(v[0], v[1], v[2], _location(intent).region))
             )
         )
-        self.k8s_provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=associations),
-        )
-        self.baseline = InClusterBaseline(
-            f"{name}-baseline",
-            intent,
-            provider=self.k8s_provider,
-            opts=pulumi.ResourceOptions(parent=self),
-            service_account_annotations=sa_annotations,
-        )
+        self._apply_baseline(intent, depends_on=associations, service_account_annotations=sa_annotations)
         self._aws_auth([node_role, *node_groups])
-        self.register_outputs(
-            {
-                "clusterName": self.cluster_name,
-                "endpoint": self.endpoint,
-                "oidcIssuer": self.oidc_issuer,
-                "kubeconfig": self.kubeconfig,
-            }
-        )
+        self._register()
 
     # ------------------------------------------------------------------ helpers
-
-    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        """Options of an AWS child: parented here, on the explicit AWS provider when there is one."""
-        kwargs.setdefault("parent", self)
-        if self._aws is not None:
-            kwargs.setdefault("provider", self._aws)
-        return pulumi.ResourceOptions(**kwargs)
 
     def _role(
         self, res_name: str, args: dict[str, Any], policy_arns: list[str]

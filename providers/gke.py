@@ -78,13 +78,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pulumi_gcp import container, projects, serviceaccount
 from pulumi_kubernetes.rbac import v1 as rbac_v1
 
 from baseline.intent import GkeCluster as GkeLocation
 from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
-from providers.incluster import BASELINE_VERSION_LABEL, InClusterBaseline, Manifest, resource_name
+from providers.cluster import ClusterComponent
+from providers.incluster import BASELINE_VERSION_LABEL, Manifest, resource_name
 
 __all__ = [
     "ACCESS_ROLES",
@@ -557,7 +557,7 @@ def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- wiring
 
 
-class GkeCluster(pulumi.ComponentResource):
+class GkeCluster(ClusterComponent):
     """A GKE cluster built from the intent, with its in-cluster baseline applied.
 
     ``gcp_provider`` is used for every Google Cloud resource when given; otherwise the default
@@ -582,8 +582,8 @@ class GkeCluster(pulumi.ComponentResource):
         gcp_provider: pulumi.ProviderResource | None = None,
     ) -> None:
         validate_intent(intent)  # before anything registers: a refused intent leaves nothing half-made
-        super().__init__(TYPE_TOKEN, name, None, opts)
-        self._name, self._intent, self._gcp = name, intent, gcp_provider
+        super().__init__(TYPE_TOKEN, name, opts, gcp_provider)
+        self._intent, self._gcp = intent, gcp_provider
         loc = _location(intent)
 
         node_roles = self._node_service_account()
@@ -610,37 +610,13 @@ class GkeCluster(pulumi.ComponentResource):
                 lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1])))
             )
         )
-        self.k8s_provider = k8s.Provider(
-            f"{name}-k8s",
-            kubeconfig=self.kubeconfig,
-            enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=node_pools),
-        )
-        self.baseline = InClusterBaseline(
-            f"{name}-baseline",
-            intent,
-            provider=self.k8s_provider,
-            opts=pulumi.ResourceOptions(parent=self),
-            service_account_annotations=service_account_annotations(intent),
+        self._apply_baseline(
+            intent, depends_on=node_pools, service_account_annotations=service_account_annotations(intent)
         )
         self.role_bindings = self._role_bindings()
-        self.register_outputs(
-            {
-                "clusterName": self.cluster_name,
-                "endpoint": self.endpoint,
-                "oidcIssuer": self.oidc_issuer,
-                "kubeconfig": self.kubeconfig,
-            }
-        )
+        self._register()
 
     # ------------------------------------------------------------------ helpers
-
-    def _opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        """Options of a Google Cloud child: parented here, on the explicit provider when there is one."""
-        kwargs.setdefault("parent", self)
-        if self._gcp is not None:
-            kwargs.setdefault("provider", self._gcp)
-        return pulumi.ResourceOptions(**kwargs)
 
     def _node_service_account(self) -> list[pulumi.Resource]:
         """The nodes' service account and its roles; node pools wait for both."""
