@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from baseline import __version__
 
@@ -235,6 +235,183 @@ def _run_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- audit
+#
+# ``audit`` judges what is there, not what a program would make: manifests, a state export's refreshed
+# outputs, or a live cluster (``baseline.sources``), with the one evaluator (``baseline.audit``), and
+# writes the findings in the format a person or a tool reads (``baseline.formats``). Exit codes: 0 no
+# failure at or above --fail-on, 1 such failures (excepted ones do not count), 2 bad input.
+
+#: ``baseline.formats.FORMATS``, restated so building the parser imports no renderer (a test keeps them equal).
+_AUDIT_FORMATS = ("table", "json", "sarif", "junit", "policyreport")
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _byte_count(text: str) -> int:
+    units = {"": 1, "k": 1 << 10, "ki": 1 << 10, "m": 1 << 20, "mi": 1 << 20, "g": 1 << 30, "gi": 1 << 30}
+    number, unit = text.strip(), ""
+    while number and number[-1].isalpha():
+        number, unit = number[:-1], number[-1] + unit
+    try:
+        value = int(number) * units[unit.lower().removesuffix("b")]
+    except (ValueError, KeyError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 67108864, 64Mi or 1Gi") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a size must be positive")
+    return value
+
+
+def _audit_day(text: str) -> Any:
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _configure_audit(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--manifests",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="PATH",
+        help="YAML/JSON manifest files or directories (recursive), as kubectl apply -f reads them",
+    )
+    p.add_argument("--state", metavar="FILE", help="a `pulumi stack export` (JSON, or gzipped); '-' reads stdin")
+    p.add_argument(
+        "--context",
+        metavar="NAME",
+        help="audit this kube context's cluster live, read-only (the ClusterRole is docs/audit-clusterrole.yaml)",
+    )
+    p.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig for the live audit (default: the usual lookup)")
+    _add_stack_option(p, required=False, what="params, exceptions, owners and modes (default: the catalog's)")
+    p.add_argument("--format", choices=_AUDIT_FORMATS, default="table", help="report format (default: table)")
+    p.add_argument("--output", metavar="FILE", help="write the report here (default: stdout)")
+    p.add_argument(
+        "--fail-on",
+        choices=_SEVERITIES,
+        default="high",
+        help="exit 1 on a failing (not excepted) finding at or above this severity (default: high)",
+    )
+    p.add_argument(
+        "--max-state-bytes",
+        type=_byte_count,
+        metavar="N",
+        help="refuse a state export larger than this, e.g. 256Mi (default: 64Mi, baseline.sources)",
+    )
+    p.add_argument(
+        "--max-manifest-bytes",
+        type=_byte_count,
+        metavar="N",
+        help="refuse a manifest file larger than this (default: 256Mi, baseline.sources)",
+    )
+    p.add_argument("--today", type=_audit_day, metavar="YYYY-MM-DD", help="judge expiries as of this day")
+    p.add_argument("--show-passes", action="store_true", help="table: list passing checks too")
+
+
+def _run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import datetime as dt
+
+    from baseline.audit import audit, exceptions_from_records
+    from baseline.catalog import SEVERITY_ORDER, CatalogError, load_catalog
+    from baseline.evaluator import Evaluator, Finding
+    from baseline.formats import AuditContext, render
+    from baseline.loader import IntentError
+    from baseline.sources import (
+        DEFAULT_MAX_MANIFEST_BYTES,
+        DEFAULT_MAX_STATE_BYTES,
+        Snapshot,
+        SourceError,
+        read_live,
+        read_manifests,
+        read_state,
+    )
+
+    live = args.context is not None or args.kubeconfig is not None
+    if not (args.manifests or args.state or live):
+        print("error: nothing to audit: give --manifests PATH..., --state FILE|- and/or --context NAME", file=err)
+        return EXIT_BAD_INPUT
+    snapshots: list[Snapshot] = []
+    try:
+        catalog = load_catalog()
+        intent = _stack_intent(args)
+        if args.manifests:
+            max_manifest = args.max_manifest_bytes or DEFAULT_MAX_MANIFEST_BYTES
+            snapshots.append(read_manifests(args.manifests, max_bytes=max_manifest))
+        if args.state:
+            snapshots.append(read_state(args.state, max_bytes=args.max_state_bytes or DEFAULT_MAX_STATE_BYTES))
+        if live:
+            snapshots.append(read_live(args.context, args.kubeconfig))
+    except (IntentError, CatalogError, SourceError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_INPUT
+    today = args.today or dt.date.today()
+    notes: list[str] = []
+    findings: list[Finding] = []
+    shared = Evaluator.for_intent(intent, catalog, today=today) if intent is not None else None
+    for snap in snapshots:
+        if intent is not None and snap.stack and snap.stack != args.stack:
+            notes.append(f"{snap.source} is stack {snap.stack!r}; judged with the intent of stack {args.stack!r}")
+        evaluator = shared or Evaluator(
+            catalog, exceptions=exceptions_from_records(snap.exceptions, snap.problems), today=today
+        )
+        findings.extend(audit(snap, evaluator, intent=intent))
+        if args.debug:
+            print(f"audit: {snap.source}: {len(snap.subjects)} objects, {len(snap.problems)} problems", file=err)
+    if intent is None:
+        notes.append(
+            "no --stack: judged with the catalog's default modes and no intent parameters (admins, namespace"
+            " levels, registries); exceptions only from the state's records"
+        )
+    problems = tuple(p for s in snapshots for p in s.problems)
+    locations: dict[str, tuple[str, int]] = {}
+    for snap in snapshots:
+        locations.update(snap.locations)
+    clusters = sorted({s.cluster for s in snapshots if s.cluster})
+    context = AuditContext(
+        tool_version=__version__,
+        sources=tuple(s.source for s in snapshots),
+        cluster=", ".join(clusters) or (intent.cluster.name if intent is not None else None),
+        generated_at=dt.datetime.now(dt.UTC),
+        problems=problems,
+    )
+    text = render(
+        findings,
+        args.format,
+        context=context,
+        catalog=catalog,
+        locations=locations,
+        color=not args.output and out.isatty(),
+        show_passes=args.show_passes,
+    )
+    if not text.endswith("\n"):
+        text += "\n"
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=err)
+            return EXIT_BAD_INPUT
+    else:
+        out.write(text)
+    for note in notes:
+        print(f"note: {note}", file=err)
+    for problem in problems:
+        print(f"warning: {problem}", file=err)
+    threshold = SEVERITY_ORDER[args.fail_on]
+    failing = [f for f in findings if f.status == "fail" and SEVERITY_ORDER[f.severity] >= threshold]
+    counts = {s: sum(1 for f in findings if f.status == s) for s in ("fail", "unknown", "excepted")}
+    print(
+        f"audit: {counts['fail']} failing, {counts['unknown']} undecided, {counts['excepted']} excepted;"
+        f" {len(failing)} at or above {args.fail_on}" + (f"; report written to {args.output}" if args.output else ""),
+        file=err,
+    )
+    return EXIT_BLOCKED if failing else EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(
         "plan",
@@ -259,6 +436,12 @@ COMMANDS: tuple[Command, ...] = (
         "write the in-cluster baseline (namespaces, policies, admission objects) as YAML for Argo CD or Flux",
         _configure_render,
         _run_render,
+    ),
+    Command(
+        "audit",
+        "judge manifests, a state export or a live cluster against the catalog; findings routed to their owners",
+        _configure_audit,
+        _run_audit,
     ),
 )
 
