@@ -309,7 +309,7 @@ _STRING_LITERAL = re.compile(r"\"([^\"\\]*)\"|'([^'\\]*)'")
 _ITERATED = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
 
 
-def field_names(expression: str) -> frozenset[str]:
+def field_names(expression: str, literals: bool = True) -> frozenset[str]:
     """Every key an expression can name: selected fields (``.name``, ``['name']``), methods excluded,
     and every string literal (``'key' in map``).
 
@@ -318,10 +318,12 @@ def field_names(expression: str) -> frozenset[str]:
     its verdict, one under named keys can.
     """
     out = set()
-    for m in _FIELD_NAME.finditer(expression):
+    # selections only: a dotted string ('docker.io') is not a field
+    for m in _FIELD_NAME.finditer(expression if literals else _STRING_LITERAL.sub("''", expression)):
         out.add(m.group(1) or m.group(2) or m.group(3) or "")
-    for m in _STRING_LITERAL.finditer(expression):
-        out.add(m.group(1) if m.group(1) is not None else m.group(2))
+    if literals:
+        for m in _STRING_LITERAL.finditer(expression):
+            out.add(m.group(1) if m.group(1) is not None else m.group(2))
     return frozenset(out)
 
 

@@ -9,6 +9,7 @@ deleteBeforeReplace), which the mocks API alone does not expose.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -101,6 +102,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
         outputs = _as_provider_state(args.typ, inputs)
         if not self.preview:
             outputs.update(_extra_outputs(args.typ, args.name, inputs))
+        if args.typ.startswith("azure-native:"):
+            outputs.update(azure_state(args.typ, args.name, dict(outputs), preview=self.preview))
         return f"{args.name}-id", outputs
 
     def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
@@ -203,6 +206,54 @@ def _extra_outputs(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any
 
 
 AKS_SERVER = "https://prod-eu-1-1a2b3c4d.hcp.westeurope.azmk8s.io:443"
+AKS_ISSUER = "https://westeurope.oic.prod-aks.azure.com/7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f/5e6f7a8b-0000-4000-8000-000000000001/"
+AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
+AKS_UAI = "azure-native:managedidentity:UserAssignedIdentity"
+
+
+def fake_uuid(seed: str) -> str:
+    """A stable UUID-shaped value for what Azure would assign."""
+    d = hashlib.sha256(seed.encode()).hexdigest()
+    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
+
+
+def azure_state(typ: str, name: str, inputs: dict[str, Any], *, preview: bool) -> dict[str, Any]:
+    """What Azure adds to, or reshapes in, a resource's state; the recording mocks echo inputs only.
+
+    ARM returns a cluster's user-assigned identities as a map by id (the input is a list): echoing the
+    list would not fit the output type, at preview as at up. Outside preview, the values Azure assigns.
+    """
+    out: dict[str, Any] = {}
+    if typ == AKS_CLUSTER:
+        identity = dict(inputs.get("identity") or {})
+        ids = identity.get("userAssignedIdentities")
+        if isinstance(ids, list):
+            identity["userAssignedIdentities"] = {
+                str(i): {} if preview else {"principalId": fake_uuid(str(i))} for i in ids
+            }
+        out["identity"] = identity
+        oidc = inputs.get("oidcIssuerProfile") or {}
+        if not preview and oidc.get("enabled"):
+            out["oidcIssuerProfile"] = {**oidc, "issuerURL": AKS_ISSUER}
+        if not preview:
+            out["name"] = inputs.get("resourceName", name)
+    elif typ == AKS_UAI and not preview:
+        out.update(principalId=fake_uuid(f"principal-{name}"), clientId=fake_uuid(f"client-{name}"))
+        out["name"] = inputs.get("resourceName", name)
+    return out
+
+
+def install_azure_state(mocks: RecordingMocks) -> RecordingMocks:
+    """Make the recording mocks answer Azure resources as Azure does (:func:`azure_state`)."""
+    echo = mocks.new_resource
+
+    def new_resource(args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id, outputs = echo(args)
+        outputs.update(azure_state(args.typ, args.name, dict(outputs), preview=mocks.preview))
+        return resource_id, outputs
+
+    mocks.new_resource = new_resource  # type: ignore[method-assign]
+    return mocks
 
 
 def _azure_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:

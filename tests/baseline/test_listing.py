@@ -82,3 +82,20 @@ def test_pack_config_writes_each_policys_level_for_a_wave(tmp_path: Path) -> Non
     assert config[catalog["CL-05"].policy_name + "-stack"]["wave"] == "canary"
     code, _, err = run("pack-config", "--stack", "eks-prod", "--wave", "everywhere")
     assert code == 2 and "invalid choice" in err
+
+
+def test_docs_controls_md_is_generated_and_has_no_blank_cell() -> None:
+    from baseline.listing import CLOUDS, control_cloud_matrix, format_matrix_markdown
+
+    catalog = load_catalog()
+    committed = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")
+    regenerate = "regenerate: fleet-baseline controls --matrix > docs/controls.md"
+    assert committed == format_matrix_markdown(catalog), regenerate
+    rows = control_cloud_matrix(catalog)
+    assert [r["id"] for r in rows] == [c.id for c in catalog]
+    blank = [(r["id"], cloud) for r in rows for cloud in CLOUDS if not r[cloud].strip()]
+    assert blank == []
+    # a cell is a resource with the fields the CEL reads, or a named "covered by" entry
+    cl07 = next(r for r in rows if r["id"] == "CL-07")
+    assert "launchTemplate" in cl07["eks"] and "metadataOptions.httpTokens" in cl07["eks"]
+    assert cl07["aks"].startswith("n/a:") and "NS-03" in cl07["aks"]

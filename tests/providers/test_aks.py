@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -13,7 +12,6 @@ import pulumi
 import pytest
 import yaml
 from pulumi.output import Unknown
-from pulumi.runtime.mocks import MockResourceArgs
 
 from baseline.intent import Intent
 from baseline.loader import IntentError
@@ -49,7 +47,15 @@ from providers.aks import (
     workload_role_assignments,
     workload_subject,
 )
-from tests.conftest import AKS_SERVER, FAKE_CA, RecordingMocks, Registration, load_stack_intent
+from tests.conftest import (
+    AKS_ISSUER,
+    AKS_SERVER,
+    FAKE_CA,
+    RecordingMocks,
+    Registration,
+    fake_uuid,
+    load_stack_intent,
+)
 
 SUB = "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"
 TENANT = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
@@ -62,7 +68,6 @@ IDENTITY = (
     f"/subscriptions/{SUB}/resourceGroups/rg-prod-eu-1/providers/Microsoft.ManagedIdentity/userAssignedIdentities/x"
 )
 ROLE_DEFS = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions"
-AKS_ISSUER = f"https://westeurope.oic.prod-aks.azure.com/{TENANT}/5e6f7a8b-0000-4000-8000-000000000001/"
 CLUSTER = "azure-native:containerservice:ManagedCluster"
 UAI = "azure-native:managedidentity:UserAssignedIdentity"
 FIC = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -482,58 +487,14 @@ def test_kubeconfig_uses_kubelogin_and_holds_no_credential() -> None:
 # --------------------------------------------------------------------------- the component (mocks)
 
 
-def _uuid(seed: str) -> str:
-    d = hashlib.sha256(seed.encode()).hexdigest()
-    return f"{d[:8]}-{d[8:12]}-{d[12:16]}-{d[16:20]}-{d[20:32]}"
-
-
-def azure_state(typ: str, name: str, inputs: dict[str, Any], *, preview: bool) -> dict[str, Any]:
-    """What Azure adds to, or reshapes in, a resource's state; the recording mocks echo inputs only.
-
-    ARM returns a cluster's user-assigned identities as a map by id (the input is a list): echoing the
-    list would not fit the output type, at preview as at up. Outside preview, the values Azure assigns.
-    """
-    out: dict[str, Any] = {}
-    if typ == CLUSTER:
-        identity = dict(inputs.get("identity") or {})
-        ids = identity.get("userAssignedIdentities")
-        if isinstance(ids, list):
-            identity["userAssignedIdentities"] = {
-                str(i): {} if preview else {"principalId": _uuid(str(i))} for i in ids
-            }
-        out["identity"] = identity
-        oidc = inputs.get("oidcIssuerProfile") or {}
-        if not preview and oidc.get("enabled"):
-            out["oidcIssuerProfile"] = {**oidc, "issuerURL": AKS_ISSUER}
-        if not preview:
-            out["name"] = inputs.get("resourceName", name)
-    elif typ == UAI and not preview:
-        out.update(principalId=_uuid(f"principal-{name}"), clientId=_uuid(f"client-{name}"))
-        out["name"] = inputs.get("resourceName", name)
-    return out
-
-
-def install_azure_state(mocks: RecordingMocks) -> RecordingMocks:
-    """Make the recording mocks answer Azure resources as Azure does (:func:`azure_state`)."""
-    echo = mocks.new_resource
-
-    def new_resource(args: MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        resource_id, outputs = echo(args)
-        outputs.update(azure_state(args.typ, args.name, dict(outputs), preview=mocks.preview))
-        return resource_id, outputs
-
-    mocks.new_resource = new_resource  # type: ignore[method-assign]
-    return mocks
-
-
 @pytest.fixture
 def azure_mocks(pulumi_mocks: RecordingMocks) -> Iterator[RecordingMocks]:
-    yield install_azure_state(pulumi_mocks)
+    yield pulumi_mocks  # the recording mocks answer Azure resources as Azure does (tests/conftest.py)
 
 
 @pytest.fixture
 def azure_preview_mocks(pulumi_preview_mocks: RecordingMocks) -> Iterator[RecordingMocks]:
-    yield install_azure_state(pulumi_preview_mocks)
+    yield pulumi_preview_mocks
 
 
 def _build(intent: Intent, name: str = "prod", **kwargs: Any) -> None:
@@ -631,7 +592,7 @@ def test_kms_roles_are_held_before_the_cluster_exists(azure_mocks: RecordingMock
         assert grant.inputs["roleDefinitionId"] == f"{ROLE_DEFS}/{role}"
         assert grant.inputs["scope"] == VAULT
         assert grant.inputs["principalType"] == "ServicePrincipal"
-        assert grant.inputs["principalId"] == _uuid("principal-prod-control-plane")
+        assert grant.inputs["principalId"] == fake_uuid("principal-prod-control-plane")
         assert grant.urn in cluster.dependencies
 
 
@@ -680,7 +641,7 @@ def test_workload_identities_and_chained_federated_credentials(azure_mocks: Reco
     assert orders.urn in ledger.dependencies
     assert azure_mocks.one(CLUSTER).urn in orders.dependencies  # the issuer is the cluster's
     account = azure_mocks.one("kubernetes:core/v1:ServiceAccount", "prod-baseline-shop/orders")
-    assert account.inputs["metadata"]["annotations"] == {CLIENT_ID_ANNOTATION: _uuid("client-prod-wi-shop-orders")}
+    assert account.inputs["metadata"]["annotations"] == {CLIENT_ID_ANNOTATION: fake_uuid("client-prod-wi-shop-orders")}
     identity = azure_mocks.one(UAI, "prod-wi-payments-ledger").inputs
     assert (identity["resourceName"], identity["location"]) == ("prod-eu-1-payments-ledger", "westeurope")
 
@@ -691,7 +652,7 @@ def test_workload_role_assignments_use_the_identity_principal(azure_mocks: Recor
     _build(_with(aks_prod, "workloadIdentities.0.azure", {"roleDefinitionIds": [guid], "scope": scope}))
     grant = azure_mocks.one(ROLE_ASSIGNMENT, f"prod-wi-shop-orders-{guid}").inputs
     assert grant == {
-        "principalId": _uuid("principal-prod-wi-shop-orders"),
+        "principalId": fake_uuid("principal-prod-wi-shop-orders"),
         "principalType": "ServicePrincipal",
         "roleDefinitionId": f"{ROLE_DEFS}/{guid}",
         "scope": scope,
