@@ -370,7 +370,7 @@ def _run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if intent is None:
         notes.append(
             "no --stack: judged with the catalog's default modes and no intent parameters (admins, namespace"
-            " levels, registries); exceptions only from the state's records"
+            " levels, registries); exceptions only from the records a state export holds"
         )
     problems = tuple(p for s in snapshots for p in s.problems)
     locations: dict[str, tuple[str, int]] = {}

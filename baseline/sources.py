@@ -398,8 +398,11 @@ _WS = re.compile(r"[ \t\n\r]*")
 def _json_documents(text: str, path: Path) -> Iterator[tuple[int, Any, int]]:
     """Concatenated JSON values (``kubectl`` accepts a stream of them), duplicate keys refused."""
     pos, number = _WS.match(text, 0).end(), 0  # type: ignore[union-attr]
+    line, counted = 1, 0  # lines counted incrementally: many small documents stay linear
     while pos < len(text):
         number += 1
+        line += text.count("\n", counted, pos)
+        counted = pos
         try:
             value, end = _JSON_STRICT.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
@@ -407,13 +410,12 @@ def _json_documents(text: str, path: Path) -> Iterator[tuple[int, Any, int]]:
                 f"{path}: document {number}, line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
             ) from None
         except ValueError as exc:  # the duplicate-key hook
-            line = text.count("\n", 0, pos) + 1
             raise SourceError(f"{path}: document {number} (from line {line}): refused: {exc}") from None
         except RecursionError:
             raise SourceError(f"{path}: document {number}: nesting too deep") from None
         if _too_deep(text, pos, end, MAX_DEPTH):
             raise SourceError(f"{path}: document {number}: refused: nesting deeper than {MAX_DEPTH} levels")
-        yield number, value, text.count("\n", 0, pos) + 1
+        yield number, value, line
         pos = _WS.match(text, end).end()  # type: ignore[union-attr]
 
 

@@ -192,6 +192,20 @@ def test_without_an_intent_the_states_records_are_honoured(tmp_path: Path) -> No
     assert "warning: exception record for 'NS-01' not honoured" in err
 
 
+def test_a_stale_stamp_in_state_is_st01(tmp_path: Path) -> None:
+    """The stamped version is data like any other: the cluster's tag and each namespace's label."""
+    doc = json.loads(gzip.decompress(CLEAN.read_bytes()))
+    for r in doc["deployment"]["resources"]:
+        if r["type"] == "aws:eks/cluster:Cluster":
+            r["outputs"]["tags"]["fleet-baseline.io/baseline-version"] = "0.9.0"
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(doc))
+    snap = read_state(path)
+    assert snap.baseline_version == "0.9.0"  # the cluster's stamp wins over its namespaces' labels
+    intent, evaluator = _evaluator()
+    assert _fails(audit(snap, evaluator, intent=intent)) == [("ST-01", CLUSTER_URN, "platform-team", "prod-eu-1")]
+
+
 # =========================================================================== live, formats, inputs
 
 

@@ -112,6 +112,16 @@ def test_manifests_yaml_json_lists_and_directories(tmp_path: Path) -> None:
     )
 
 
+def test_concatenated_json_documents_and_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "stream.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}\n\n'
+        '{"apiVersion": "v1",\n "kind": "Namespace", "metadata": {"name": "b"}}\n'
+    )
+    snap = read_manifests([path])
+    assert snap.locations == {"Namespace/a": (str(path), 1), "Namespace/b": (str(path), 3)}
+
+
 def _bomb(levels: int = 9) -> str:
     lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for i in range(1, levels):
