@@ -54,6 +54,7 @@ __all__ = [
     "ClusterSummary",
     "ControlColumn",
     "ExceptionEntry",
+    "ExceptionGroup",
     "FleetBuilder",
     "FleetReport",
     "ProgressBar",
@@ -261,6 +262,30 @@ class ExceptionEntry:
         if self.problem:
             out["problem"] = self.problem
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionGroup:
+    """One exception as it appears on many clusters: the same control, scope, owner, reason and
+    expiry, copied from a template. Grouped, a copied exception reads as one decision with N clusters
+    (and one owner to ask), not as N rows."""
+
+    control: str
+    scope: str
+    owner: str
+    reason: str
+    expires: dt.date | None
+    ticket: str | None
+    problem: str | None
+    clusters: tuple[str, ...]
+    excepted: int
+
+    def days_left(self, today: dt.date) -> int | None:
+        return None if self.expires is None else (self.expires - today).days
+
+    def expired(self, today: dt.date) -> bool:
+        left = self.days_left(today)
+        return left is not None and left < 0
 
 
 @dataclass(slots=True)
@@ -603,6 +628,39 @@ class FleetReport:
         """Clusters with a failing enforce-mode finding at or above ``fail_on``."""
         return [c for c in self.clusters if c.blocked_at(fail_on)]
 
+    def exception_groups(self) -> list[ExceptionGroup]:
+        """The exceptions grouped across clusters (same control, scope, owner, reason, expiry),
+        invalid and expired first, then soonest to expire, then the most widely copied."""
+        groups: dict[tuple[Any, ...], list[ExceptionEntry]] = {}
+        for e in self.exceptions:
+            groups.setdefault((*e.key(), e.ticket, e.problem), []).append(e)
+        out = [
+            ExceptionGroup(
+                control=es[0].control,
+                scope=es[0].scope,
+                owner=es[0].owner,
+                reason=es[0].reason,
+                expires=es[0].expires,
+                ticket=es[0].ticket,
+                problem=es[0].problem,
+                clusters=tuple(sorted(self.labels.get(e.source, e.cluster) for e in es)),
+                excepted=sum(e.excepted for e in es),
+            )
+            for es in groups.values()
+        ]
+        today = self.today
+        out.sort(
+            key=lambda g: (
+                g.problem is None,
+                not g.expired(today),
+                g.days_left(today) if g.days_left(today) is not None else 1 << 30,
+                -len(g.clusters),
+                g.control,
+                g.scope,
+            )
+        )
+        return out
+
     def expired_exceptions(self) -> list[ExceptionEntry]:
         return [e for e in self.exceptions if e.expired(self.today)]
 
@@ -792,10 +850,12 @@ def render_table(report: FleetReport, *, fail_on: str = "critical", color: bool 
         f"exceptions: {len(report.exceptions)} listed"
         + (", " + paint(f"{len(expired)} EXPIRED", "bad") if expired else "")
     )
-    for e in expired[:10]:
+    loud = [x for x in report.exception_groups() if x.problem or x.expired(report.today)]
+    for x in loud[:10]:
+        where = _plain(x.clusters[0], 40) if len(x.clusters) == 1 else f"{len(x.clusters)} clusters"
         lines.append(
-            f"  {_plain(report.labels.get(e.source, e.cluster), 40)} {e.control} {_plain(e.scope, 40)}"
-            f" owner {_plain(e.owner, 30)}: " + paint(_days_text(e.days_left(report.today)), "bad")
+            f"  {x.control} {_plain(x.scope, 40)} owner {_plain(x.owner or '-', 30)} on {where}: "
+            + paint(_plain(x.problem, 80) if x.problem else _days_text(x.days_left(report.today)), "bad")
         )
     if report.errors:
         lines.append(paint(f"unreadable sources: {len(report.errors)}", "bad"))
@@ -879,27 +939,30 @@ def render_markdown(report: FleetReport, *, fail_on: str = "critical") -> str:
     lines += ["", "## Exceptions", ""]
     if report.exceptions:
         rows = []
-        for e in report.exceptions:
-            left = e.days_left(today)
-            state = _md(e.problem or _days_text(left))
-            if e.expired(today) or e.problem:
+        for g in report.exception_groups():
+            state = _md(g.problem or _days_text(g.days_left(today)))
+            if g.expired(today) or g.problem:
                 state = f"**{state}**"
+            shown = ", ".join(_md(c) for c in g.clusters[:5]) + (
+                f" and {len(g.clusters) - 5} more" if len(g.clusters) > 5 else ""
+            )
             rows.append(
                 [
-                    _md(report.labels.get(e.source, e.cluster)),
-                    _md(e.control),
-                    _md(e.scope),
-                    _md(e.owner or "-"),
-                    _md(e.expires.isoformat() if e.expires else "-"),
+                    _md(g.control),
+                    _md(g.scope),
+                    _md(g.owner or "-"),
+                    _md(g.expires.isoformat() if g.expires else "-"),
                     state,
-                    e.excepted,
-                    _md(e.reason),
+                    len(g.clusters),
+                    shown,
+                    g.excepted,
+                    _md(g.reason),
                 ]
             )
         lines += _md_table(
-            ["cluster", "control", "scope", "owner", "expires", "state", "findings excepted", "reason"],
+            ["control", "scope", "owner", "expires", "state", "clusters", "on", "findings excepted", "reason"],
             rows,
-            ["l", "l", "l", "l", "l", "l", "r", "l"],
+            ["l", "l", "l", "l", "l", "r", "l", "r", "l"],
         )
     else:
         lines.append("No exceptions.")
@@ -983,6 +1046,12 @@ def _e(text: Any) -> str:
     return html.escape(_CONTROL_BUT_NEWLINE.sub("?", str(text)), quote=True)
 
 
+def _breakable(text: str) -> str:
+    """Escaped, with line-break opportunities after '=' and ',' (a scope such as
+    ``namespace=observability`` may wrap in a narrow column)."""
+    return _e(text).replace("=", "=<wbr>").replace(",", ",<wbr>")
+
+
 def _attr_json(value: Any) -> str:
     return _e(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
@@ -1045,6 +1114,7 @@ font-size:13px}
 .list th{text-align:left;background:#161b22;padding:6px 10px;font-weight:600;position:sticky;top:0}
 .list td{padding:5px 10px;border-top:1px solid #21262d;vertical-align:top}
 .list td.nw{white-space:nowrap}
+.list td.reason{max-width:400px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .list td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.expired td{background:%(expired_bg)s;color:%(expired_fg)s}
 tr.expired td.left{font-weight:800;text-transform:uppercase}
@@ -1054,6 +1124,15 @@ tr.invalid td{background:%(expired_bg)s;color:%(expired_fg)s}
 .empty{margin:0 12px;color:%(muted)s}
 footer{color:%(muted)s;padding:18px 12px 30px;font-size:12px}
 @media (max-width:1100px){.cols{grid-template-columns:1fr}}
+@media (min-width:1700px){
+.main{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:0 12px;align-items:start;margin-right:12px}
+.main .wrap{margin-right:0}
+.side{max-height:calc(100vh - 150px);overflow:auto;border:1px solid #30363d;border-radius:8px;padding-bottom:12px}
+.side h2:first-child{margin-top:10px}
+.side .cols{grid-template-columns:minmax(0,1fr)}
+.side .list th,.side .list td{padding:4px 7px;font-size:13px}
+.side .opt{display:none}
+}
 """
 
 _JS = """
@@ -1067,6 +1146,23 @@ _JS = """
   rows.forEach(function(r){ r._teams=JSON.parse(r.getAttribute('data-teams')||'[]');
     r._cells=Array.prototype.slice.call(r.querySelectorAll('td.c.f')).map(function(td){
       return [td, JSON.parse(td.getAttribute('data-t')||'[]')]; }); });
+  // filters live in the address (#team=payments&sev=high&only=1): a wall screen opens its own view
+  function readHash(){
+    location.hash.slice(1).split('&').forEach(function(kv){
+      var i=kv.indexOf('='); if(i<0) return;
+      var k=decodeURIComponent(kv.slice(0,i)), v=decodeURIComponent(kv.slice(i+1));
+      var el={team:team,sev:sev,cloud:cloud,q:q}[k];
+      if(el){ el.value=v; if(el.value!==v) el.value=''; }
+      if(k==='only') only.checked=(v==='1');
+    });
+  }
+  function writeHash(){
+    var parts=[];
+    [['team',team.value],['sev',sev.value],['cloud',cloud.value],['q',q.value],['only',only.checked?'1':'']]
+      .forEach(function(p){ if(p[1]) parts.push(p[0]+'='+encodeURIComponent(p[1])); });
+    try { history.replaceState(null,'',parts.length?'#'+parts.join('&'):location.pathname+location.search); }
+    catch(e) {}
+  }
   function apply(){
     var t=team.value, s=sev.value, c=cloud.value, needle=q.value.toLowerCase(), n=0;
     table.setAttribute('data-sev', s);
@@ -1081,8 +1177,9 @@ _JS = """
     });
     shown.textContent=n;
   }
+  function changed(){ apply(); writeHash(); }
   [team,sev,cloud,only,q].forEach(function(el){
-    el.addEventListener('input',apply); el.addEventListener('change',apply); });
+    el.addEventListener('input',changed); el.addEventListener('change',changed); });
   // keep the expiry countdown right on a wall screen that shows an old report
   var today=new Date(); var t0=Date.UTC(today.getFullYear(),today.getMonth(),today.getDate());
   Array.prototype.forEach.call(document.querySelectorAll('tr[data-expires]'),function(tr){
@@ -1093,6 +1190,7 @@ _JS = """
       : d===0 ? 'expires today' : d+(d===1?' day':' days')+' left';
     tr.classList.toggle('expired', d<0); tr.classList.toggle('soon', d>=0 && d<=14);
   });
+  readHash();
   apply();
 })();
 """
@@ -1196,7 +1294,7 @@ def render_html(
     w("</span></div>")
 
     # ------------------------------------------------------------ matrix
-    w('<div class="wrap"><table id="matrix" data-sev="">')
+    w('<div class="main"><div class="wrap"><table id="matrix" data-sev="">')
     w(
         '<thead><tr><th class="sticky">cluster</th><th>cloud</th><th>version</th>'
         '<th title="failing findings">fail</th><th title="unknown findings">unk</th>'
@@ -1250,28 +1348,41 @@ def render_html(
     w("</tbody></table></div>")
 
     # ------------------------------------------------------------ exceptions, teams, stale, problems
-    w(f"<h2>Exceptions ({len(report.exceptions)}, {len(expired)} expired)</h2>")
-    if report.exceptions:
+    # beside the matrix on a wide (wall) screen, below it otherwise
+    w('<aside class="side">')
+    groups = report.exception_groups()
+    w(
+        f"<h2>Exceptions ({len(report.exceptions)} on {len({e.source for e in report.exceptions})} clusters,"
+        f" {len(groups)} distinct, {len(expired)} expired)</h2>"
+    )
+    if groups:
         w(
-            '<div class="list"><table><thead><tr><th>cluster</th><th>control</th><th>scope</th><th>owner</th>'
-            "<th>expires</th><th>countdown</th><th>excepted</th><th>reason</th></tr></thead><tbody>"
+            '<div class="list"><table><thead><tr><th>control</th><th>scope</th><th>owner</th>'
+            '<th class="opt">expires</th>'
+            '<th>countdown</th><th>clusters</th><th class="opt">excepted</th><th class="opt">reason</th></tr>'
+            "</thead><tbody>"
         )
-        for e in report.exceptions:
-            left = e.days_left(today)
+        for g in groups:
+            left = g.days_left(today)
             cls = (
                 "invalid"
-                if e.problem
-                else ("expired" if e.expired(today) else ("soon" if left is not None and left <= 14 else ""))
+                if g.problem
+                else ("expired" if g.expired(today) else ("soon" if left is not None and left <= 14 else ""))
             )
-            data = f' data-expires="{_e(e.expires.isoformat())}"' if e.expires and not e.problem else ""
-            state = e.problem or _days_text(left)
+            data = f' data-expires="{_e(g.expires.isoformat())}"' if g.expires and not g.problem else ""
+            state = g.problem or _days_text(left)
+            listed = "\n".join(g.clusters[:60]) + (
+                f"\n… and {len(g.clusters) - 60} more" if len(g.clusters) > 60 else ""
+            )
+            where = g.clusters[0] if len(g.clusters) == 1 else f"{len(g.clusters)} clusters"
+            ticket = f" ({g.ticket})" if g.ticket else ""
+            why = f"{g.reason}{ticket}\nexpires {g.expires.isoformat() if g.expires else '-'}, {g.excepted} excepted"
             w(
-                f'<tr class="{cls}"{data}><td class="nw">{_e(report.labels.get(e.source, e.cluster))}</td>'
-                f'<td class="nw">{_e(e.control)}</td>'
-                f'<td>{_e(e.scope)}</td><td class="nw">{_e(e.owner or "-")}</td>'
-                f'<td class="nw">{_e(e.expires.isoformat() if e.expires else "-")}</td>'
-                f'<td class="left nw">{_e(state)}</td><td class="n">{e.excepted}</td>'
-                f'<td title="{_e(e.reason)}">{_e(_plain(e.reason, 90))}</td></tr>'
+                f'<tr class="{cls}"{data} title="{_e(why)}"><td class="nw">{_e(g.control)}</td>'
+                f'<td>{_breakable(g.scope)}</td><td class="nw">{_e(g.owner or "-")}</td>'
+                f'<td class="nw opt">{_e(g.expires.isoformat() if g.expires else "-")}</td>'
+                f'<td class="left nw">{_e(state)}</td><td class="nw" title="{_e(listed)}">{_e(where)}</td>'
+                f'<td class="n opt">{g.excepted}</td><td class="reason opt">{_e(g.reason + ticket)}</td></tr>'
             )
         w("</tbody></table></div>")
     else:
@@ -1286,7 +1397,7 @@ def render_html(
         )
         for t in report.teams:
             w(
-                f"<tr><td>{_e(t.team)}</td>"
+                f'<tr><td class="nw">{_e(t.team)}</td>'
                 + "".join(f'<td class="n">{t.by_severity.get(s, 0)}</td>' for s in _SEVERITIES)
                 + f'<td class="n"><b>{t.total}</b></td><td class="n">{t.clusters}</td></tr>'
             )
@@ -1297,16 +1408,22 @@ def render_html(
     w(f"<h2>Stale baseline ({len(stale)})</h2>")
     if stale:
         w('<div class="list"><table><thead><tr><th>cluster</th><th>version</th><th>why</th></tr></thead><tbody>')
+        why_short = {
+            "behind": f"behind {report.newest_version}",
+            "below-minimum": f"below the minimum {report.catalog_version}",
+            "unknown": "no version stamped",
+        }
         for c in stale:
             vs = report.version_status(c)
             w(
-                f'<tr class="{"expired" if vs != "behind" else ""}"><td>{_e(report.labels[c.source])}</td>'
-                f"<td>{_e(c.baseline_version or 'none')}</td><td>{_e(version_title[vs])}</td></tr>"
+                f'<tr class="{"expired" if vs != "behind" else ""}"><td class="nw">{_e(report.labels[c.source])}</td>'
+                f"<td>{_e(c.baseline_version or 'none')}</td>"
+                f'<td class="nw" title="{_e(version_title[vs])}">{_e(why_short[vs])}</td></tr>'
             )
         w("</tbody></table></div>")
     else:
         w('<p class="empty">Every cluster runs the newest baseline.</p>')
-    w("</section></div>")
+    w("</section></div></aside></div>")
     problems = [(c, p) for c in report.clusters for p in c.problems]
     if report.errors or problems:
         w(f"<h2>Source problems ({len(report.errors)} unreadable, {len(problems)} partial)</h2>")

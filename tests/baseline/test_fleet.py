@@ -208,6 +208,17 @@ def test_exceptions_from_findings_and_records_are_one_entry_each() -> None:
     assert [e.cluster for e in report.expired_exceptions()] == ["b"]
 
 
+def test_an_exception_copied_to_many_clusters_is_one_group() -> None:
+    copied = [(snapshot(f"c{i}", exceptions=[record()]), []) for i in range(4)]
+    report = report_of(*copied, (snapshot("other", exceptions=[record(owner="someone-else")]), []))
+    groups = report.exception_groups()
+    assert [(g.owner, g.clusters) for g in groups] == [
+        ("platform-team", ("c0", "c1", "c2", "c3")),
+        ("someone-else", ("other",)),
+    ]
+    assert len(report.exceptions) == 5  # the JSON keeps one entry per cluster
+
+
 def test_a_malformed_exception_record_is_listed_with_what_is_wrong() -> None:
     bad = {"control": "NS-01", "scope": {"namespace": "debug"}, "reason": "short", "expires": "2027-01-01"}
     report = report_of((snapshot("a", exceptions=[bad]), []))
@@ -362,8 +373,8 @@ def test_markdown_tables_are_well_formed_and_escaped() -> None:
     assert "\x1b" not in text
     for heading in ("## Stale clusters", "## Exceptions", "## Failing findings by team", "## Matrix"):
         assert heading in text
-    exceptions = next(t for t in tables if t[0][0] == "cluster" and "owner" in t[0])
-    assert "EXPIRED" in exceptions[2][5]  # expired first, in bold
+    exceptions = next(t for t in tables if t[0][:3] == ["control", "scope", "owner"])
+    assert exceptions[2][4].startswith("**EXPIRED")  # expired first, in bold
 
 
 class _Tags(html.parser.HTMLParser):
