@@ -430,6 +430,11 @@ _FLEET_FORMATS = ("table", "json", "markdown", "html")
 
 
 def _configure_fleet(p: argparse.ArgumentParser) -> None:
+    p.epilog = (
+        "exit codes: 0 every source read and no cluster blocked; 1 a cluster has a failing enforce-mode finding at"
+        " or above --fail-on (even if other sources could not be read); 2 bad input: nothing to read, nothing"
+        " readable, or a source unreadable while nothing is blocked (the report is still written). See docs/fleet.md."
+    )
     p.add_argument(
         "--state-dir",
         action="append",
@@ -600,6 +605,7 @@ def _fleet_tasks(args: argparse.Namespace, err: TextIO) -> list[tuple[str, str]]
             print(f"warning: --state-dir {d}: no *.json exports", file=err)
         tasks += [("state", str(f)) for f in files]
     tasks += [("live", c) for c in args.context]
+    tasks = list(dict.fromkeys(tasks))  # the same file or context given twice is one source
     if args.stacks_dir and not Path(args.stacks_dir).is_dir():
         print(f"error: --stacks-dir {args.stacks_dir}: not a directory", file=err)
         return None
