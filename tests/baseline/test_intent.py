@@ -173,7 +173,7 @@ def test_workload_identities_need_workload_identity_on() -> None:
     data = make(
         namespaces=[{"name": "shop", "owner": "t"}], workloadIdentities=[wi], hardening={"workloadIdentity": False}
     )
-    with pytest.raises(ValidationError, match="hardening.workloadIdentity is false"):
+    with pytest.raises(ValidationError, match=r"hardening\.workloadIdentity is false"):
         Intent.model_validate(data)
     off = Intent.model_validate(make(hardening={"workloadIdentity": False}))
     assert not off.hardening.workload_identity

@@ -48,7 +48,9 @@ def test_misspelled_key_names_the_path_and_the_allowed_keys(tmp_path: Path) -> N
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    text = GOOD + "exceptions:\n  - {control: NS-01, scope: {namespace: shop}, reason: a good long reason, expires: 2030-01-01}\n"
+    text = GOOD + (
+        "exceptions:\n  - {control: NS-01, scope: {namespace: shop}, reason: a good long reason, expires: 2030-01-01}\n"
+    )
     text = text.replace('baselineVersion: "1.0.0"', 'baselineVersion: "one"')
     with pytest.raises(IntentError) as err:
         load_intent(write(tmp_path, text), known_controls=KNOWN)
