@@ -137,10 +137,22 @@ def _substitute(text: str, inlined: Mapping[str, str]) -> str:
 def compile_check(
     expression: str, variables: Sequence[tuple[str, str]] = (), where: str = "<expression>"
 ) -> CompiledCheck:
-    for name, source in variables:  # each variable must compile on its own, as the engines compile it
-        _compile(inline_variables(f"variables.{name}", variables), f"{where} variable {name}")
-        del source
-    return _compile_check(expression, variables, where, split=True)
+    """Compile a target's check; the same text is compiled once per process (``where`` only names
+    the target in an error). A fleet run builds one evaluator per stack: they share the programs."""
+    try:
+        return _compile_cached(expression, tuple(variables))
+    except CelCompileError as exc:
+        raise CelCompileError(str(exc).replace(_CACHE_WHERE, where)) from None
+
+
+_CACHE_WHERE = "\x00target\x00"
+
+
+@functools.lru_cache(maxsize=4096)
+def _compile_cached(expression: str, variables: tuple[tuple[str, str], ...]) -> CompiledCheck:
+    for name, _source in variables:  # each variable must compile on its own, as the engines compile it
+        _compile(inline_variables(f"variables.{name}", variables), f"{_CACHE_WHERE} variable {name}")
+    return _compile_check(expression, variables, _CACHE_WHERE, split=True)
 
 
 def _compile_check(
