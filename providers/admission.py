@@ -393,13 +393,13 @@ def _namespace_expr(kinds: Sequence[KindRef]) -> str | None:
     has_namespaced = any(k.namespaced for k in kinds)
     if has_ns_object and has_namespaced:
         return (
-            "(object.apiVersion == \"v1\" && object.kind == \"Namespace\" ? object.metadata.name : "
-            "(has(object.metadata.namespace) ? object.metadata.namespace : \"\"))"
+            '(object.apiVersion == "v1" && object.kind == "Namespace" ? object.metadata.name : '
+            '(has(object.metadata.namespace) ? object.metadata.namespace : ""))'
         )
     if has_ns_object:
         return "object.metadata.name"
     if has_namespaced:
-        return "(has(object.metadata.namespace) ? object.metadata.namespace : \"\")"
+        return '(has(object.metadata.namespace) ? object.metadata.namespace : "")'
     return None
 
 
@@ -677,8 +677,9 @@ def _render_kyverno(unit: _Unit) -> list[Manifest]:
         if e.ticket:
             properties["ticket"] = e.ticket
         spec["properties"] = properties
-        metadata = unit.metadata(name=f"{unit.name}-{exc.key.removeprefix(ANNOTATION_EXCEPTION_PREFIX)}",
-                                 exceptions=[exc])
+        metadata = unit.metadata(
+            name=f"{unit.name}-{exc.key.removeprefix(ANNOTATION_EXCEPTION_PREFIX)}", exceptions=[exc]
+        )
         metadata["namespace"] = namespace
         out.append({"apiVersion": _KYVERNO_API, "kind": "PolicyException", "metadata": metadata, "spec": spec})
     return out

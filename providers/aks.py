@@ -740,16 +740,10 @@ class AksCluster(ClusterComponent):
     Workloads that use a workload identity must label their pods ``azure.workload.identity/use:
     "true"`` (:data:`USE_LABEL`) and run as the service account the baseline created for them, which
     carries ``azure.workload.identity/client-id``.
-    """
 
-    cluster_name: pulumi.Output[str]
-    """The AKS cluster's name."""
-    endpoint: pulumi.Output[str]
-    """The API server URL (the private FQDN on a private cluster)."""
-    oidc_issuer: pulumi.Output[str]
-    """The cluster's OIDC issuer URL (workload identity federation)."""
-    kubeconfig: pulumi.Output[str]
-    """Kubeconfig (JSON) using ``kubelogin get-token --login azurecli``; a secret."""
+    Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
+    kubeconfig authenticates with ``kubelogin`` (Entra ID; local accounts are off).
+    """
 
     def __init__(
         self,

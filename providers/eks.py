@@ -561,16 +561,10 @@ class EksCluster(ClusterComponent):
 
     ``aws_provider`` is used for every AWS resource and invoke when given; otherwise the default
     provider (regional resources are pinned to the intent's region either way).
-    """
 
-    cluster_name: pulumi.Output[str]
-    """The EKS cluster's name."""
-    endpoint: pulumi.Output[str]
-    """The API server endpoint."""
-    oidc_issuer: pulumi.Output[str]
-    """The cluster's OIDC issuer URL (IRSA)."""
-    kubeconfig: pulumi.Output[str]
-    """Kubeconfig (JSON) using ``aws eks get-token``; a secret."""
+    Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
+    kubeconfig authenticates with ``aws eks get-token``; ``oidc_issuer`` is the IRSA issuer.
+    """
 
     def __init__(
         self,

@@ -562,16 +562,10 @@ class GkeCluster(ClusterComponent):
 
     ``gcp_provider`` is used for every Google Cloud resource when given; otherwise the default
     provider (every resource names the intent's project and location either way).
-    """
 
-    cluster_name: pulumi.Output[str]
-    """The GKE cluster's name."""
-    endpoint: pulumi.Output[str]
-    """The API server endpoint, as an ``https://`` URL (GKE reports the bare address)."""
-    oidc_issuer: pulumi.Output[str]
-    """The cluster's service account token issuer."""
-    kubeconfig: pulumi.Output[str]
-    """Kubeconfig (JSON) using ``gke-gcloud-auth-plugin``; a secret."""
+    Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
+    kubeconfig authenticates with ``gke-gcloud-auth-plugin``; ``endpoint`` is an ``https://`` URL.
+    """
 
     def __init__(
         self,
