@@ -7,6 +7,7 @@ Nothing here reads the environment or global config: callers pass the file path 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, get_args
@@ -68,6 +69,8 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part or part.strip() != part or not part.isprintable():  # a key you could not read as written
+            out += f"[{part!r}]"
         elif part not in _LOC_TAGS and not part.startswith(_LOC_TAG_PREFIXES):
             out += f".{part}" if out else part
     return out
@@ -101,6 +104,18 @@ def _flatten(types: list[Any]) -> list[Any]:
     return out
 
 
+# what a model validator that checks several fields at once reports: "path: message; path: message"
+_PATH_MESSAGE = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:\[\d+\]|\.[A-Za-z][A-Za-z0-9]*)*): (.+)", re.DOTALL)
+
+
+def _split_paths(path: str, msg: str) -> list[tuple[str, str]]:
+    """One problem per field a model validator names (the intent's cross-references), each at its path."""
+    matches = [_PATH_MESSAGE.fullmatch(part) for part in msg.split("; ")]
+    if not all(matches):
+        return [(path, msg)]
+    return [(f"{path}.{m.group(1)}" if path else m.group(1), m.group(2)) for m in matches if m]
+
+
 def _problems_from_validation(err: ValidationError) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for e in err.errors(include_url=False):
@@ -110,7 +125,8 @@ def _problems_from_validation(err: ValidationError) -> list[tuple[str, str]]:
             allowed = _allowed_keys(tuple(e["loc"])[:-1])
             msg = "unknown key (misspelled?)" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
         elif msg.startswith("Value error, "):
-            msg = msg.removeprefix("Value error, ")
+            problems.extend(_split_paths(path, msg.removeprefix("Value error, ")))
+            continue
         problems.append((path, msg))
     # a union (scope: 'cluster' | {namespaces}) reports one error per branch: keep them, deduplicated
     seen: set[tuple[str, str]] = set()
@@ -168,7 +184,13 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     mapping: dict[Any, Any] = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
-        if key in mapping:
+        try:
+            duplicate = key in mapping
+        except TypeError:  # a complex key (``? [a, b]``): no intent field is named that way
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a scalar, not a {type(key).__name__}", key_node.start_mark
+            ) from None
+        if duplicate:
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=deep)
     return mapping
@@ -177,10 +199,35 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _where_unreadable(construct: Any) -> Any:
+    """A scalar constructor whose ``ValueError`` (an integer of more than 4300 digits, ``2027-02-30``)
+    is a YAML error at the scalar's position, not an exception of another kind."""
+
+    def checked(loader: _UniqueKeyLoader, node: yaml.ScalarNode) -> Any:
+        try:
+            return construct(loader, node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {node.value[:40]!r}: {exc}", node.start_mark
+            ) from None
+
+    return checked
+
+
+for _tag in ("int", "float", "timestamp"):
+    _UniqueKeyLoader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _where_unreadable(yaml.SafeLoader.yaml_constructors[f"tag:yaml.org,2002:{_tag}"])
+    )
+
+
 def _parse_yaml(text: str, source: str) -> Any:
     try:
         return yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
+        raise IntentError(source, [("", f"not valid YAML: {exc}")]) from None
+    except RecursionError:
+        raise IntentError(source, [("", "not valid YAML: nested too deep for an intent")]) from None
+    except ValueError as exc:  # a scalar Python refuses to convert (an integer of more than 4300 digits)
         raise IntentError(source, [("", f"not valid YAML: {exc}")]) from None
 
 
@@ -247,6 +294,8 @@ def _read_text(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise IntentError(str(path), [("", f"cannot read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise IntentError(str(path), [("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
 
 
 def read_stack_config(stack_file: str | Path) -> dict[str, Any]:
