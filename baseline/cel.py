@@ -390,7 +390,11 @@ def _may_hold_unknown(obj: Any) -> bool:
 
 
 def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
-    """Every path (list indices dropped) under which the object holds a preview-unknown value."""
+    """Every path (list indices dropped) under which the object holds a preview-unknown value.
+
+    Past ``limit`` unknowns, or nesting deeper than 128 levels, the list ends with the empty path
+    (the whole object): an unknown not listed must still be one every check depends on.
+    """
     if not _may_hold_unknown(obj):
         return ()
     found: list[Path] = []
@@ -411,6 +415,8 @@ def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
                 walk(v, path, depth + 1)
 
     walk(obj, (), 0)
+    if len(found) >= limit or any(path and path[-1] == "<too deep>" for path in found):
+        found.append(())
     return tuple(found)
 
 

@@ -24,6 +24,7 @@ from baseline.cel import (
     CompiledCheck,
     compile_check,
     find_unknown_paths,
+    is_unknown,
     new_activation,
     related_unknown_hits,
     unknown_hits,
@@ -109,7 +110,7 @@ def _kube_kind(props: Mapping[str, Any], type_token: str | None) -> tuple[str, s
     if isinstance(api_version, str) and isinstance(kind, str):
         group = api_version.rpartition("/")[0] if "/" in api_version else ""
         return group, kind
-    if type_token and type_token.startswith("kubernetes:"):
+    if type_token and type_token.startswith("kubernetes:") and type_token.count(":") >= 2:
         _, module, kind = type_token.split(":", 2)
         group = module.rpartition("/")[0]
         return ("" if group == "core" else group), kind.removesuffix("Patch")
@@ -350,17 +351,27 @@ class Evaluator:
             return []
         unknowns = [find_unknown_paths(s.props) for s in subjects]
         by_namespace: dict[str, list[int]] = defaultdict(list)
+        # an object whose namespace is unknown until apply may be in any namespace: every Namespace's
+        # checks depend on it (as a whole), as a Namespace's own do when its name is unknown
+        floating = False
         for i, s in enumerate(subjects):
-            if s.kube_kind and s.kube_kind != ("", "Namespace") and s.namespace is not None:
-                by_namespace[s.namespace].append(i)
+            if s.kube_kind and s.kube_kind != ("", "Namespace"):
+                if _membership_unknown(s):
+                    floating = True
+                elif s.namespace is not None:
+                    by_namespace[s.namespace].append(i)
         stack_resources = [{"type": r.type or "", "name": r.name or "", "props": r.props} for r in subjects]
         all_unknowns = [u for u in unknowns if u]
         findings: list[Finding] = []
         index = {id(s): i for i, s in enumerate(subjects)}
         for s, prepared in matching:
-            members = by_namespace.get(s.object_name or "", []) if s.kube_kind == ("", "Namespace") else []
+            is_namespace = s.kube_kind == ("", "Namespace")
+            own_unknown = is_namespace and _membership_unknown(s)
+            members = by_namespace.get(s.object_name or "", []) if is_namespace and not own_unknown else []
             extra: dict[str, Any] = {"namespaceObjects": [subjects[i].props for i in members]}
             related = [unknowns[i] for i in members if unknowns[i]]
+            if is_namespace and (floating or own_unknown):
+                related.append(((),))  # which objects are in it is unknown: as if a whole object were
             if any(p.target.type for p in prepared):
                 extra["stackResources"] = stack_resources
                 related = all_unknowns
@@ -457,6 +468,15 @@ class Evaluator:
             unknown=unknown,
             detail=detail,
         )
+
+
+def _membership_unknown(subject: Subject) -> bool:
+    """Whether the namespace a Kubernetes object is in (a Namespace: its name) is unknown until apply."""
+    md = subject.props.get("metadata")
+    if is_unknown(md):
+        return True
+    key = "name" if subject.kube_kind == ("", "Namespace") else "namespace"
+    return isinstance(md, Mapping) and is_unknown(md.get(key))
 
 
 def _short_circuit(

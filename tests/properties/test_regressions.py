@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from baseline import cli
+from baseline.evaluator import Evaluator, Finding, Subject
 from baseline.loader import IntentError, intent_from_config, intent_from_mapping, load_intent
 
 # --------------------------------------------------------------------------- the intent loader
@@ -79,3 +81,70 @@ def test_an_empty_or_padded_key_is_named_readably() -> None:
         intent_from_mapping({"": None, " cluster": 1}, known_controls=())
     paths = [p.path for p in info.value.problems]
     assert "['']" in paths and "[' cluster']" in paths
+
+
+# --------------------------------------------------------------------------- the evaluator
+# found by test_hostile_input.py::test_evaluator_is_sound_on_unknowns and ::..._never_raises...
+
+U = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+CLUSTER = "aws:eks/cluster:Cluster"
+ENCRYPTED = {"provider": {"keyArn": U}, "resources": ["secrets"]}
+
+
+def _statuses(findings: list[Finding], control: str) -> list[str]:
+    return [f.status for f in findings if f.control_id == control]
+
+
+def test_unknowns_past_the_walk_limit_still_decide_nothing() -> None:
+    """Shrunk: 300 unknowns first in the object, then one the check reads. Only the first 256 were
+    listed, so CL-01 read the key ARN's sentinel as a known string and passed."""
+    props = {"floodAnnotations": {f"flood-{i}": U for i in range(300)}, "name": "c", "encryptionConfig": ENCRYPTED}
+    assert _statuses(Evaluator().evaluate(Subject(props, type=CLUSTER)), "CL-01") == ["unknown"]
+
+
+def test_a_namespace_whose_members_are_unknown_is_not_judged_on_the_known_ones() -> None:
+    """Shrunk: a NetworkPolicy whose namespace is unknown at preview (``ns.metadata.name`` of a
+    namespace created in the same stack) was in no namespace, so NS-02 failed the Namespace, a
+    block at preview; and a Namespace whose metadata is unknown failed with its own policy beside it."""
+    ev = Evaluator()
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}
+    deny = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "default-deny", "namespace": "shop"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+    }
+    assert _statuses(ev.evaluate_stack([Subject(ns), Subject(deny)]), "NS-02") == ["pass"]
+    floating = {**deny, "metadata": {"name": "default-deny", "namespace": U}}
+    assert _statuses(ev.evaluate_stack([Subject(ns), Subject(floating)]), "NS-02") == ["unknown"]
+    unnamed = {**ns, "metadata": U}
+    assert _statuses(ev.evaluate_stack([Subject(unnamed), Subject(deny)]), "NS-02") == ["unknown"]
+    # two namespaces named at apply, one policy: it was grouped by the sentinel with both (a pass each)
+    other = {**ns, "metadata": {"name": U}}
+    assert _statuses(ev.evaluate_stack([Subject(other), Subject(other), Subject(floating)]), "NS-02") == [
+        "unknown",
+        "unknown",
+    ]
+
+
+def test_a_kubernetes_type_token_without_a_kind_is_not_a_crash() -> None:
+    """Shrunk: a state export resource of type ``kubernetes:x`` (ValueError unpacking the token)."""
+    assert Subject({"a": 1}, type="kubernetes:x").kube_kind is None
+    assert Evaluator().evaluate(Subject({"a": 1}, type="kubernetes:")) == []
+
+
+def test_nesting_too_deep_for_the_runtime_is_unknown_not_a_crash() -> None:
+    """Deeper than about 6000 levels, the CEL runtime overflows its stack (a segfault): such an object
+    is now unknown as a whole, and no check runs on it."""
+    deep: Any = "x"
+    for _ in range(50_000):
+        deep = [deep]
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "a", "annotations": {"a": deep}},
+        "spec": {"containers": [{"name": "c", "image": "i"}]},
+    }
+    findings = Evaluator().evaluate(Subject(pod))
+    assert findings and all(f.status in {"unknown", "fail"} for f in findings)
+    assert all("(whole object)" in f.unknown for f in findings if f.status == "unknown")
