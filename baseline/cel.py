@@ -32,6 +32,7 @@ __all__ = [
     "is_unknown",
     "new_activation",
     "referenced_paths",
+    "unconvertible",
 ]
 
 #: Names an expression may use at top level. The same names the admission engines provide.
@@ -418,6 +419,54 @@ def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
     if len(found) >= limit or any(path and path[-1] == "<too deep>" for path in found):
         found.append(())
     return tuple(found)
+
+
+#: What the runtime takes as a CEL value: these exact types (a subclass is refused), integers in 64 bits.
+_CEL_SCALARS = frozenset({str, bytes, bytearray, float, bool, type(None)})
+_CEL_KEYS = frozenset({str, bool})
+_INT_RANGE = (-(2**63), 2**64 - 1)
+
+
+def unconvertible(obj: Any) -> str | None:
+    """What in ``obj`` the CEL runtime cannot hold, and where, in the runtime's words, or None.
+
+    The runtime refuses such a value (an integer beyond 64 bits, a set, a tuple, a date, a map key that
+    is not a string, integer or boolean) with a message that quotes every value enclosing it: its size
+    is the object's size times its depth, gigabytes for a few megabytes of hostile manifest. Found here
+    first, in one pass, such an object is never handed to the runtime (``"Non-CEL value type set at
+    spec.x"``). Unknown markers are not values to convert: the unknown machinery handles them.
+    """
+    stack: list[Any] = [obj]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            for key in value:
+                if not (type(key) in _CEL_KEYS or (type(key) is int and _INT_RANGE[0] <= key <= _INT_RANGE[1])):
+                    return _refusal(obj, value, f"Invalid map key type {type(key).__name__}")
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        elif kind is int:
+            if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+                return _refusal(obj, value, "Integer value out of the 64-bit range")
+        elif kind not in _CEL_SCALARS and not is_unknown(value):
+            return _refusal(obj, value, f"Non-CEL value type {kind.__name__}")
+    return None
+
+
+def _refusal(obj: Any, bad: Any, what: str) -> str:
+    """``what`` at the path of ``bad`` in ``obj`` (list indices dropped), found with a second walk."""
+    stack: list[tuple[Any, Path]] = [(obj, ())]
+    while stack:
+        value, path = stack.pop()
+        if value is bad:
+            return f"{what} at {'.'.join(path) or '(the object)'}"
+        if type(value) is dict:
+            stack.extend((v, (*path, str(k)[:40])) for k, v in value.items())
+        elif type(value) is list:
+            stack.extend((v, path) for v in value)
+    return what
 
 
 def unknown_hits(unknown: Iterable[Path], referenced: Iterable[Path], presence: Iterable[Path] = ()) -> list[str]:

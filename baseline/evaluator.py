@@ -27,6 +27,7 @@ from baseline.cel import (
     is_unknown,
     new_activation,
     related_unknown_hits,
+    unconvertible,
     unknown_hits,
 )
 from baseline.exceptions import (
@@ -350,6 +351,7 @@ class Evaluator:
         if not matching:
             return []
         unknowns = [find_unknown_paths(s.props) for s in subjects]
+        refusals = [unconvertible(s.props) for s in subjects]
         by_namespace: dict[str, list[int]] = defaultdict(list)
         # an object whose namespace is unknown until apply may be in any namespace: every Namespace's
         # checks depend on it (as a whole), as a Namespace's own do when its name is unknown
@@ -372,11 +374,23 @@ class Evaluator:
             related = [unknowns[i] for i in members if unknowns[i]]
             if is_namespace and (floating or own_unknown):
                 related.append(((),))  # which objects are in it is unknown: as if a whole object were
+            seen: Sequence[int] = members
             if any(p.target.type for p in prepared):
                 extra["stackResources"] = stack_resources
                 related = all_unknowns
+                seen = range(len(subjects))
+            refused = refusals[index[id(s)]] or next(
+                (f"{refusals[i]} in {subjects[i].ref}" for i in seen if refusals[i] is not None), None
+            )
             findings.extend(
-                self._run(s, prepared, extra=extra, related_unknowns=related, unknown_paths=unknowns[index[id(s)]])
+                self._run(
+                    s,
+                    prepared,
+                    extra=extra,
+                    related_unknowns=related,
+                    unknown_paths=unknowns[index[id(s)]],
+                    refused=refused,
+                )
             )
         return findings
 
@@ -394,9 +408,13 @@ class Evaluator:
         extra: Mapping[str, Any],
         related_unknowns: Sequence[tuple[tuple[str, ...], ...]] = (),
         unknown_paths: tuple[tuple[str, ...], ...] | None = None,
+        refused: str | None = None,
     ) -> list[Finding]:
         if unknown_paths is None:
             unknown_paths = find_unknown_paths(subject.props)
+        refused = refused or unconvertible(subject.props)
+        if refused is not None:  # the runtime would quote the whole object at every level: not handed to it
+            return [self._finding(subject, p, "unknown", detail=f"could not evaluate: {refused}") for p in prepared]
         activation = None
         findings = []
         for p in prepared:
