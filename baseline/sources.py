@@ -294,6 +294,26 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.constru
 _Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_text)  # type: ignore[type-var]
 
 
+def _readable(construct: Any) -> Any:
+    """A scalar constructor whose ``ValueError`` (an integer of more than 4300 digits, ``!!int abc``)
+    is a refusal at the scalar's position, not an exception of another kind."""
+
+    def checked(self: _Constructor, node: Node) -> Any:
+        try:
+            return construct(self, node)
+        except ValueError as exc:
+            what = f"cannot read {str(node.value)[:40]!r}: {exc}"
+            raise ConstructorError(None, None, what, node.start_mark) from None
+
+    return checked
+
+
+for _tag in ("int", "float"):
+    _Constructor.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _readable(SafeConstructor.yaml_constructors[f"tag:yaml.org,2002:{_tag}"])
+    )
+
+
 class _PyLoader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, _BoundedComposer, _Constructor, Resolver):
     def __init__(self, stream: str) -> None:
         yaml.reader.Reader.__init__(self, stream)
@@ -339,13 +359,25 @@ def _manifest_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     return files
 
 
+def _read_capped(fh: IO[bytes], size: int, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes, read as what ``stat`` said is there (plus any growth since):
+    ``read(n)`` allocates ``n`` bytes up front, so one ``read(max_bytes + 1)`` cost 256 MiB per file."""
+    data = fh.read(min(size, max_bytes) + 1)
+    while len(data) <= max_bytes:
+        more = fh.read(min(1 << 20, max_bytes + 1 - len(data)))
+        if not more:
+            break
+        data += more
+    return data
+
+
 def _read_text(path: Path, max_bytes: int) -> str:
     try:
         size = path.stat().st_size
         if size > max_bytes:
             raise SourceError(f"{path}: {size} bytes is over the {max_bytes}-byte limit for one file")
         with path.open("rb") as fh:
-            data = fh.read(max_bytes + 1)
+            data = _read_capped(fh, size, max_bytes)
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
@@ -608,6 +640,8 @@ class _JsonStream:
                 continue
             except RecursionError:
                 raise self._fail("refused: nesting too deep") from None
+            except ValueError as exc:  # a number Python refuses (an integer of more than 4300 digits)
+                raise self._fail(f"refused: {exc}") from None
             if end == len(self.buf) and not self.eof and self.buf[start] in "-0123456789tfn":
                 self._fill(want)  # a number or literal cut by the buffer's end: read on, decode again
                 continue
@@ -774,6 +808,12 @@ class _StateReader:
             sig = value.get(_SIG)
             if sig == _SECRET_SIG:
                 if "plaintext" in value:
+                    text = value["plaintext"]
+                    if isinstance(text, str) and _too_deep(text, 0, len(text), MAX_DEPTH):
+                        raise SourceError(
+                            f"{self.source}: refused: resource {self.count} holds a secret nesting deeper than"
+                            f" {MAX_DEPTH} levels"
+                        )
                     try:
                         return self._reveal(json.loads(value["plaintext"]))
                     except (TypeError, ValueError):
@@ -1128,6 +1168,8 @@ def _json_object(body: bytes, path: str) -> dict[str, Any]:
         doc = json.loads(body)
     except ValueError as exc:
         raise SourceError(f"{path}: the API server answered with something that is not JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{path}: the API server answered with JSON nested too deep") from None
     if not isinstance(doc, dict):
         raise SourceError(f"{path}: the API server answered with JSON that is not an object")
     return doc

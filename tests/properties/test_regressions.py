@@ -9,15 +9,17 @@ from __future__ import annotations
 import io
 import json
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import baseline.sources as sources
 from baseline import cli
 from baseline.evaluator import Evaluator, Finding, Subject
 from baseline.loader import IntentError, intent_from_config, intent_from_mapping, load_intent
-from baseline.sources import read_manifests
+from baseline.sources import SourceError, read_manifests, read_state
 
 # --------------------------------------------------------------------------- the intent loader
 # found by test_hostile_input.py::test_intent_loader_returns_an_intent_or_names_every_bad_path
@@ -182,3 +184,84 @@ def test_a_value_the_runtime_cannot_hold_costs_no_more_than_the_object(tmp_path:
     assert {f.detail for f in Evaluator().evaluate_all(ns)} == {
         "could not evaluate: Non-CEL value type set at metadata.labels"
     }
+
+
+# --------------------------------------------------------------------------- manifests and state exports
+# found by test_hostile_input.py::test_manifests_read_or_refused_with_file_and_position,
+# ::test_state_exports_read_or_refused_with_file_and_position and ::..._in_bounded_memory
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            b"apiVersion: v1\nkind: ConfigMap\ndata: {a: " + b"9" * 5000 + b"}\n",
+            "line 3, column 11: refused: cannot read",
+        ),
+        (b"apiVersion: v1\nkind: ConfigMap\ndata: {a: !!int abc}\n", "refused: cannot read 'abc'"),
+    ],
+)
+def test_a_yaml_scalar_python_cannot_convert_is_refused_where_it_is(tmp_path: Path, text: bytes, expected: str) -> None:
+    """int() raised ValueError out of read_manifests (no file, no position, a traceback in audit)."""
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text)
+    with pytest.raises(SourceError, match=f"^{path}: document 1, ") as info:
+        read_manifests([path])
+    assert expected in str(info.value)
+
+
+def _state(outputs: dict[str, Any], type_: str = "aws:x/y:Z") -> bytes:
+    resource = {"urn": f"urn:pulumi:s::p::{type_}::n", "type": type_, "custom": True, "outputs": outputs}
+    return json.dumps({"version": 3, "deployment": {"resources": [resource]}}).encode()
+
+
+def test_a_state_number_python_cannot_convert_is_refused_at_its_byte(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(_state({"a": 1}).replace(b'"a": 1', b'"a": ' + b"9" * 5000))
+    with pytest.raises(SourceError, match=r"s\.json: refused: Exceeds the limit .* at byte 44"):
+        read_state(path)
+
+
+@pytest.mark.parametrize("depth", [200, 900, 5000])
+def test_a_secret_whose_plaintext_nests_too_deep_is_refused(tmp_path: Path, depth: int) -> None:
+    """The plaintext of a secret is JSON text inside a string: it escaped the depth bound, and at
+    about 1000 levels raised RecursionError out of read_state."""
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
+    path = tmp_path / "s.json"
+    path.write_bytes(_state({"a": {**secret, "plaintext": "[" * depth + "]" * depth}}))
+    with pytest.raises(SourceError, match="resource 0 holds a secret nesting deeper than 128 levels"):
+        read_state(path)
+    path.write_bytes(_state({"a": {**secret, "plaintext": json.dumps({"b": [1, 2]})}}))
+    assert read_state(path).subjects[0].props == {"a": {"b": [1, 2]}}
+
+
+def test_a_kubernetes_resource_type_without_a_kind_in_state(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_bytes(_state({"a": 1}, type_="kubernetes:x"))
+    snap = read_state(path)
+    assert [s.type for s in snap.subjects] == ["kubernetes:x"]
+    assert Evaluator().evaluate_all(snap.subjects) == []
+
+
+def test_reading_a_small_manifest_allocates_what_it_holds(tmp_path: Path) -> None:
+    """``read(max_bytes + 1)`` allocated the whole 256 MiB cap up front for every file read."""
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    tracemalloc.start()
+    try:
+        read_manifests([path])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024, peak
+    grown = tmp_path / "grown.yaml"
+    grown.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" + "#" * 5000)
+    with grown.open("rb") as fh:  # a file that grew after stat: still read to the cap, no further
+        assert sources._read_capped(fh, 10, 1000) == grown.read_bytes()[:1001]
+        fh.seek(0)
+        assert sources._read_capped(fh, 10, 1_000_000) == grown.read_bytes()
+
+
+def test_a_live_answer_nested_too_deep_is_a_source_error() -> None:
+    with pytest.raises(SourceError, match="nested too deep"):
+        sources._json_object(b"[" * 100_000 + b"]" * 100_000, "/api/v1/pods")
