@@ -59,9 +59,7 @@ def audit(snapshot: Snapshot, evaluator: Evaluator, *, intent: Intent | None = N
     out: list[Finding] = []
     for f in evaluator.evaluate_all(subjects):
         owner = route_owner(f.namespace, labelled=snapshot.owners, declared=declared, cluster_owner=cluster_owner)
-        if f.cluster is None and cluster is not None:
-            f = dataclasses.replace(f, cluster=cluster)
-        out.append(f.with_owner(owner))
+        out.append(f.routed(f.cluster if f.cluster is not None else cluster, owner))
     return out
 
 

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from cel_expr_python import cel
-from cel_expr_python.ext import ext_optional, ext_strings
+from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 __all__ = [
     "ROOT_VARIABLES",
     "UNKNOWN_SENTINELS",
+    "BatchCheck",
     "CelCompileError",
     "CompiledCheck",
+    "compile_batch",
     "compile_check",
     "find_unknown_paths",
     "is_unknown",
@@ -90,6 +92,8 @@ class CompiledCheck:
     #: is unknown, a known operand can still decide it (``true || x``, ``false && x``), as CEL does
     junction: str = ""
     operands: tuple[CompiledCheck, ...] = ()
+    #: the target's own expression, before its variables were inlined (what :func:`compile_batch` binds)
+    expression: str = ""
 
     def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
@@ -180,7 +184,124 @@ def _compile_check(
         presence,
         junction,
         operands,
+        expression,
     )
+
+
+# --------------------------------------------------------------------------- batches
+
+#: The batch programs' environment: the controls' own, plus ``cel.bind`` (which controls may not use:
+#: :data:`_ENV` does not offer it). Its programs evaluate against :data:`_ENV`'s activations.
+_BATCH_ENV = cel.NewEnv(
+    variables={name: cel.Type.DYN for name in ROOT_VARIABLES},
+    extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(), ext_bindings.ExtBindings()],
+)
+_BOUND_PREFIX = "fbbind_"
+_BOUND = re.compile(rf"(?<![\w.]){_BOUND_PREFIX}([A-Za-z_][A-Za-z0-9_]*)\b")
+#: a macro whose iteration variable shadows a root name: binding could then change what a name means
+_SHADOWING = re.compile(
+    r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*(?:" + "|".join(ROOT_VARIABLES) + rf"|{_BOUND_PREFIX}\w*)\s*,"
+)
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """Several checks compiled into one program, their shared variables evaluated once.
+
+    ``cel.bind(v, <variable>, [<check 1>, <check 2>, ...])``: one evaluation instead of one per
+    check, and ``variables.podSpec``, ``variables.containers``... computed once per object instead
+    of once per use. CEL is pure, so when the program returns a list of booleans, each is exactly
+    what its check alone returns. Anything else (an error anywhere: a variable no check would have
+    read, one check's own error; a value that is not a boolean) returns None, and the caller
+    evaluates the checks one by one, which gives each its own verdict or error exactly.
+    """
+
+    program: Any
+    size: int
+
+    def run_activation(self, activation: Any) -> list[bool] | None:
+        """Each check's verdict, in order, or None: evaluate them one by one."""
+        result = self.program.eval(activation)
+        if result.type() != cel.Type.LIST:
+            return None
+        values = result.plain_value()
+        if type(values) is not list or len(values) != self.size:
+            return None
+        for value in values:
+            if type(value) is not bool:
+                return None
+        return values
+
+
+def _bind_names(text: str, names: Iterable[str]) -> str:
+    for name in names:
+        text = re.sub(rf"(?<![\w.])variables\.{re.escape(name)}\b", _BOUND_PREFIX + name, text)
+    return text
+
+
+#: compile_batch's programs, once per process (a fleet run builds an evaluator per stack, and the
+#: checks are shared: see compile_check). Keyed by the checks' identities; the checks are held, so an
+#: identity is never reused while its entry lives.
+_BATCHES: dict[tuple[int, ...], tuple[tuple[CompiledCheck, ...], BatchCheck | None]] = {}
+
+
+def compile_batch(checks: Sequence[CompiledCheck]) -> BatchCheck | None:
+    """One program for ``checks`` (see :class:`BatchCheck`), or None when they cannot share one.
+
+    Proven, not assumed: each check's text with its variables bound must inline back into exactly
+    the text that check was compiled from, and a variable shared by two checks must have one
+    definition. Otherwise (or if the program does not compile) there is no batch.
+    """
+    held = tuple(checks)
+    key = tuple(map(id, held))
+    cached = _BATCHES.get(key)
+    if cached is not None and all(a is b for a, b in zip(cached[0], held, strict=True)):
+        return cached[1]
+    if len(_BATCHES) >= 4096:
+        _BATCHES.clear()
+    batch = _compile_batch(held)
+    _BATCHES[key] = (held, batch)
+    return batch
+
+
+def _compile_batch(checks: Sequence[CompiledCheck]) -> BatchCheck | None:
+    if len(checks) < 2:
+        return None
+    definitions: dict[str, str] = {}
+    inlined: dict[str, str] = {}
+    bodies: list[str] = []
+    for check in checks:
+        if not check.expression:
+            return None
+        texts = [check.expression, *(source for _, source in check.variable_sources)]
+        if any(_BOUND_PREFIX in t or _SHADOWING.search(t) for t in texts):
+            return None
+        own: list[str] = []
+        for name, source in check.variable_sources:
+            bound = _bind_names(source, own)
+            if definitions.setdefault(name, bound) != bound:
+                return None
+            inlined.setdefault(name, _unbind(bound, inlined))
+            own.append(name)
+        body = _bind_names(check.expression, own)
+        if _unbind(body, inlined) != check.inlined:
+            return None
+        bodies.append(f"({body})")
+    program_text = "[" + ", ".join(bodies) + "]"
+    for name in reversed(list(definitions)):
+        if re.search(rf"(?<![\w.]){_BOUND_PREFIX}{re.escape(name)}\b", program_text):
+            program_text = f"cel.bind({_BOUND_PREFIX}{name}, {definitions[name]}, {program_text})"
+    try:
+        program = _BATCH_ENV.compile(program_text)
+    except RuntimeError:  # e.g. the parser's nesting limit: the checks run one by one
+        return None
+    return BatchCheck(program, len(checks))
+
+
+def _unbind(text: str, inlined: Mapping[str, str]) -> str:
+    """``text`` with each bound name replaced by its variable's inlined source, as inline_variables
+    would have written it."""
+    return _BOUND.sub(lambda m: f"({inlined[m.group(1)]})", text)
 
 
 def split_top_level(expression: str) -> tuple[str, list[str]]:

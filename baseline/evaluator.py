@@ -12,7 +12,6 @@ with the error as detail, so a malformed object can never pass silently.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -21,7 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
 from baseline.cel import (
+    BatchCheck,
     CompiledCheck,
+    compile_batch,
     compile_check,
     find_unknown_paths,
     is_unknown,
@@ -171,7 +172,31 @@ class Finding:
 
     def with_owner(self, owner: str | None) -> Finding:
         """The same finding routed to a team (the namespace's owner label, else the intent's)."""
-        return dataclasses.replace(self, owner=owner)
+        return self.routed(self.cluster, owner)
+
+    def routed(self, cluster: str | None, owner: str | None) -> Finding:
+        """The same finding placed in ``cluster`` and routed to ``owner``.
+
+        ``dataclasses.replace`` without its per-call introspection: an audit routes every finding.
+        """
+        return Finding(
+            self.control_id,
+            self.policy_name,
+            self.title,
+            self.severity,
+            self.mode,
+            self.status,
+            self.subject,
+            self.subject_type,
+            self.message,
+            self.remediation,
+            cluster,
+            self.namespace,
+            self.exception,
+            self.unknown,
+            self.detail,
+            owner,
+        )
 
 
 @dataclass
@@ -180,6 +205,24 @@ class _Prepared:
     control: Control
     check: CompiledCheck
     mode: Mode = "enforce"
+    policy_name: str = ""
+
+    def __post_init__(self) -> None:
+        self.policy_name = self.control.policy_name
+
+
+@dataclass
+class _Batch:
+    """The batch program of one combination of targets, and how often it decided alone."""
+
+    check: BatchCheck | None
+    tries: int = 0
+    misses: int = 0
+
+    def usable(self) -> bool:
+        # a batch that keeps missing (its shared variables error on these objects) only adds an
+        # evaluation: after a fair trial it is set aside. Either way every verdict is the same.
+        return self.check is not None and (self.tries < 64 or self.misses * 2 < self.tries)
 
 
 def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -247,6 +290,7 @@ class Evaluator:
         self._by_type: dict[str, list[_Prepared]] = defaultdict(list)
         self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
         self._stack: list[_Prepared] = []
+        self._batches: dict[tuple[int, ...], _Batch] = {}
         for control in self.catalog:
             if self.mode(control) == "off":
                 continue
@@ -415,6 +459,14 @@ class Evaluator:
         refused = refused or unconvertible(subject.props)
         if refused is not None:  # the runtime would quote the whole object at every level: not handed to it
             return [self._finding(subject, p, "unknown", detail=f"could not evaluate: {refused}") for p in prepared]
+        type_label = subject.type_label
+        if not unknown_paths and not related_unknowns and len(prepared) > 1:
+            verdicts = self._run_batch(subject, prepared, extra)
+            if verdicts is not None:
+                return [
+                    self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label)
+                    for p, verdict in zip(prepared, verdicts, strict=True)
+                ]
         activation = None
         findings = []
         for p in prepared:
@@ -432,9 +484,9 @@ class Evaluator:
                 except Exception:  # the runtime refused the object: stays unknown
                     decided = None
                 if decided is None:
-                    findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits)))
+                    findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits), type_label=type_label))
                 else:
-                    findings.append(self._finding(subject, p, "pass" if decided else "fail"))
+                    findings.append(self._finding(subject, p, "pass" if decided else "fail", type_label=type_label))
                 continue
             try:
                 if activation is None:
@@ -445,10 +497,29 @@ class Evaluator:
             except Exception as exc:  # the runtime refused the object (e.g. an unsupported value type)
                 verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
             if verdict is None:
-                findings.append(self._finding(subject, p, "unknown", detail=error))
+                findings.append(self._finding(subject, p, "unknown", detail=error, type_label=type_label))
             else:
-                findings.append(self._finding(subject, p, "pass" if verdict else "fail"))
+                findings.append(self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label))
         return findings
+
+    def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
+        """Every target's verdict from one evaluation (:class:`~baseline.cel.BatchCheck`), or None:
+        then each target is evaluated alone, which decides errors and non-boolean results exactly."""
+        key = tuple(map(id, prepared))
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = _Batch(compile_batch([p.check for p in prepared]))
+        if batch.check is None or not batch.usable():
+            return None
+        batch.tries += 1
+        try:
+            activation = new_activation({"object": subject.props, "variables": {"params": self.params}, **extra})
+            verdicts = batch.check.run_activation(activation)
+        except Exception:  # the runtime refused the object: the targets alone say how
+            verdicts = None
+        if verdicts is None:
+            batch.misses += 1
+        return verdicts
 
     def _finding(
         self,
@@ -457,6 +528,7 @@ class Evaluator:
         status: Status,
         unknown: tuple[str, ...] = (),
         detail: str | None = None,
+        type_label: str | None = None,
     ) -> Finding:
         exception = None
         if status != "pass":
@@ -469,22 +541,23 @@ class Evaluator:
             )
         else:
             message = p.target.message
+        control = p.control
         return Finding(
-            control_id=p.control.id,
-            policy_name=p.control.policy_name,
-            title=p.control.title,
-            severity=p.control.severity,
-            mode=p.mode,
-            status=status,
-            subject=subject.ref,
-            subject_type=subject.type_label,
-            message=message,
-            remediation=p.control.remediation,
-            cluster=subject.cluster or self.cluster,
-            namespace=subject.namespace,
-            exception=exception,
-            unknown=unknown,
-            detail=detail,
+            control.id,
+            p.policy_name,
+            control.title,
+            control.severity,
+            p.mode,
+            status,
+            subject.ref,
+            subject.type_label if type_label is None else type_label,
+            message,
+            control.remediation,
+            subject.cluster or self.cluster,
+            subject.namespace,
+            exception,
+            unknown,
+            detail,
         )
 
 
