@@ -337,6 +337,120 @@ if yaml.__with_libyaml__:  # libyaml's parser for the events (6x faster), the bo
 
     _Loader = _CLoader
 
+_TREE_SCALARS = frozenset(
+    {
+        "tag:yaml.org,2002:str",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:timestamp",
+    }
+)
+_NO_KEY: Any = object()
+
+
+def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | None:
+    """The documents of ``text``, straight from libyaml's events, when it is a plain tree; else None.
+
+    What :func:`_yaml_documents` yields, built without composing nodes: almost every manifest is a
+    tree of mappings, sequences and plain or quoted scalars, which the bounded composer and the
+    constructor turn into exactly what this builds, with the same resolver and scalar constructors.
+    Anything else (an anchor, an alias, a tag, a merge or complex key, a duplicate key, nesting or
+    size near the bounds, a float key, any parse error) is None: the caller then reads the text the
+    bounded way, which decides and words it exactly as it always has. Iterative, so no depth can
+    exhaust a stack; aliases are refused before they can expand.
+    """
+    if not yaml.__with_libyaml__:
+        return None
+    constructor = _Constructor()
+    constructors = constructor.yaml_constructors
+    resolver: Any = Resolver()  # PyYAML's own, untyped
+    scalars: dict[str, Any] = {}  # plain scalar -> its value (immutable: str, int, bool, None)
+    docs: list[tuple[int, Any, int]] = []
+    depth_limit = _BoundedComposer.max_depth - 2
+    try:
+        parser: Any = CParser(text)
+        get: Callable[[], Any] = parser.get_event
+        if type(get()) is not yaml.StreamStartEvent:
+            return None
+        number = 0
+        while True:
+            event = get()
+            if type(event) is yaml.StreamEndEvent:
+                return docs
+            if type(event) is not yaml.DocumentStartEvent:
+                return None
+            number += 1
+            containers: list[Any] = []  # open mappings and sequences
+            keys: list[Any] = []  # each open mapping's key awaiting its value (_NO_KEY: none)
+            root: Any = None
+            line = 0
+            nodes = 0
+            while True:
+                event = get()
+                kind = type(event)
+                if kind is yaml.DocumentEndEvent:
+                    break
+                if kind is yaml.ScalarEvent:
+                    if event.anchor is not None or event.tag is not None:
+                        return None
+                    value: Any = event.value
+                    if event.implicit[0]:
+                        if value in scalars:
+                            value = scalars[value]
+                        else:
+                            tag = resolver.resolve(yaml.ScalarNode, value, (True, False))
+                            if tag not in _TREE_SCALARS:
+                                return None
+                            raw = value
+                            value = constructors[tag](constructor, yaml.ScalarNode(tag, raw))
+                            if type(value) is float:
+                                if containers and keys[-1] is _NO_KEY and type(containers[-1]) is dict:
+                                    return None  # a float key (nan is not equal to itself)
+                            else:
+                                scalars[raw] = value
+                elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                    if event.anchor is not None or event.tag is not None or len(containers) >= depth_limit:
+                        return None
+                    if containers and type(containers[-1]) is dict and keys[-1] is _NO_KEY:
+                        return None  # a complex key
+                    nodes += 1
+                    if nodes >= max_nodes:
+                        return None
+                    if not containers:
+                        line = event.start_mark.line + 1
+                    containers.append({} if kind is yaml.MappingStartEvent else [])
+                    keys.append(_NO_KEY)
+                    continue
+                elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                    value = containers.pop()  # counted at its start
+                    keys.pop()
+                else:
+                    return None  # an alias, or an event a plain tree does not have
+                if kind is yaml.ScalarEvent:
+                    nodes += 1
+                    if nodes >= max_nodes:
+                        return None
+                if not containers:
+                    if kind is yaml.ScalarEvent:
+                        line = event.start_mark.line + 1
+                    root = value
+                    continue
+                parent = containers[-1]
+                if type(parent) is list:
+                    parent.append(value)
+                elif keys[-1] is _NO_KEY:
+                    if value in parent:
+                        return None  # a duplicate key
+                    keys[-1] = value
+                else:
+                    parent[keys[-1]] = value
+                    keys[-1] = _NO_KEY
+            docs.append((number, root, line))
+    except Exception:  # a parse error, an unhashable oddity: the bounded reader says what it is
+        return None
+
 
 def _manifest_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
     """The files to read: each file given, and every manifest file under each directory (sorted,
@@ -391,6 +505,10 @@ def _read_text(path: Path, max_bytes: int) -> str:
 
 def _yaml_documents(text: str, path: Path, max_nodes: int) -> Iterator[tuple[int, Any, int]]:
     """(document number from 1, data, line) for each document; refusals name the document."""
+    tree = _tree_documents(text, max_nodes)
+    if tree is not None:
+        yield from tree
+        return
     loader = _Loader(text)
     loader.max_nodes = max_nodes
     number = 0
