@@ -360,12 +360,22 @@ class Evaluator:
         return self._run(subject, prepared, extra={})
 
     def evaluate_all(self, subjects: Iterable[Subject]) -> list[Finding]:
-        """Object-scoped findings of every subject, then the stack-scoped (whole-set) checks."""
+        """Object-scoped findings of every subject, then the stack-scoped (whole-set) checks.
+
+        Each subject is scanned (its unknowns, a value CEL cannot hold) once for both.
+        """
         subjects = list(subjects)
+        scans = _Scans(subjects)
         findings: list[Finding] = []
-        for s in subjects:
-            findings.extend(self.evaluate(s))
-        findings.extend(self.evaluate_stack(subjects))
+        for i, s in enumerate(subjects):
+            prepared = [p for p in self.targets_for(s) if not self._exempt_system(p.control, s)]
+            if prepared:
+                findings.extend(
+                    self._run(
+                        s, prepared, extra={}, unknown_paths=scans.unknowns(i), refused=scans.refusal(i), scanned=True
+                    )
+                )
+        findings.extend(self._evaluate_stack(subjects, scans))
         return findings
 
     def evaluate_stack(self, subjects: Sequence[Subject]) -> list[Finding]:
@@ -376,6 +386,9 @@ class Evaluator:
         ``{type, name, props}``): "this cluster has an OIDC provider or the Pod Identity agent".
         Objects are grouped once and each object's unknowns found once: no quadratic joins.
         """
+        return self._evaluate_stack(subjects, _Scans(subjects))
+
+    def _evaluate_stack(self, subjects: Sequence[Subject], scans: _Scans) -> list[Finding]:
         if not self._stack:
             return []
         matching: list[tuple[Subject, list[_Prepared]]] = []
@@ -394,8 +407,8 @@ class Evaluator:
                 matching.append((s, prepared))
         if not matching:
             return []
-        unknowns = [find_unknown_paths(s.props) for s in subjects]
-        refusals = [unconvertible(s.props) for s in subjects]
+        unknowns = [scans.unknowns(i) for i in range(len(subjects))]
+        refusals = [scans.refusal(i) for i in range(len(subjects))]
         by_namespace: dict[str, list[int]] = defaultdict(list)
         # an object whose namespace is unknown until apply may be in any namespace: every Namespace's
         # checks depend on it (as a whole), as a Namespace's own do when its name is unknown
@@ -434,6 +447,7 @@ class Evaluator:
                     related_unknowns=related,
                     unknown_paths=unknowns[index[id(s)]],
                     refused=refused,
+                    scanned=True,
                 )
             )
         return findings
@@ -453,10 +467,13 @@ class Evaluator:
         related_unknowns: Sequence[tuple[tuple[str, ...], ...]] = (),
         unknown_paths: tuple[tuple[str, ...], ...] | None = None,
         refused: str | None = None,
+        scanned: bool = False,
     ) -> list[Finding]:
+        """``scanned``: the caller found ``unknown_paths`` and ``refused`` (None: nothing) already."""
         if unknown_paths is None:
             unknown_paths = find_unknown_paths(subject.props)
-        refused = refused or unconvertible(subject.props)
+        if refused is None and not scanned:
+            refused = unconvertible(subject.props)
         if refused is not None:  # the runtime would quote the whole object at every level: not handed to it
             return [self._finding(subject, p, "unknown", detail=f"could not evaluate: {refused}") for p in prepared]
         type_label = subject.type_label
@@ -559,6 +576,32 @@ class Evaluator:
             unknown,
             detail,
         )
+
+
+_UNSCANNED: Any = object()
+
+
+class _Scans:
+    """Each subject's unknown paths and the value CEL cannot hold in it, found once, when first asked."""
+
+    __slots__ = ("_refusals", "_subjects", "_unknowns")
+
+    def __init__(self, subjects: Sequence[Subject]) -> None:
+        self._subjects = subjects
+        self._unknowns: list[tuple[tuple[str, ...], ...] | None] = [None] * len(subjects)
+        self._refusals: list[Any] = [_UNSCANNED] * len(subjects)
+
+    def unknowns(self, i: int) -> tuple[tuple[str, ...], ...]:
+        found = self._unknowns[i]
+        if found is None:
+            found = self._unknowns[i] = find_unknown_paths(self._subjects[i].props)
+        return found
+
+    def refusal(self, i: int) -> str | None:
+        refused = self._refusals[i]
+        if refused is _UNSCANNED:
+            refused = self._refusals[i] = unconvertible(self._subjects[i].props)
+        return refused  # type: ignore[no-any-return]
 
 
 def _membership_unknown(subject: Subject) -> bool:

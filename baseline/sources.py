@@ -155,9 +155,10 @@ def _snapshot(
     cluster_owner: str | None = None,
     problems: list[str] | None = None,
     exceptions: list[dict[str, Any]] | None = None,
+    made: Sequence[Subject] = (),
 ) -> Snapshot:
-    """Subjects (made once the cluster is known), owners and the stamped version."""
-    subjects = [Subject(props, type=t, name=n, urn=u, cluster=cluster) for props, t, n, u in raw]
+    """Subjects (made once the cluster is known, after any ``made`` already), owners and the stamped version."""
+    subjects = [*made, *(Subject(props, type=t, name=n, urn=u, cluster=cluster) for props, t, n, u in raw)]
     owners: dict[str, str] = {}
     versions: Counter[str] = Counter()
     for s in subjects:
@@ -585,7 +586,7 @@ def read_manifests(
     file and the document.
     """
     files = _manifest_files(paths)
-    raw: list[tuple[Mapping[str, Any], str | None, str | None, str | None]] = []
+    subjects: list[Subject] = []
     problems: list[str] = []
     locations: dict[str, tuple[str, int]] = {}
 
@@ -599,11 +600,11 @@ def read_manifests(
             if doc is None:
                 continue
             for obj in _objects(doc, f"{path}: document {number}", problems):
-                raw.append((obj, None, None, None))
-                ref = Subject(obj).ref
-                locations.setdefault(ref, (str(path), line))
+                subject = Subject(obj)  # made once: its reference places it, and it is judged
+                subjects.append(subject)
+                locations.setdefault(subject.ref, (str(path), line))
     label = ", ".join(str(p) for p in paths) or "(no files)"
-    snap = _snapshot(label, raw, problems=problems)
+    snap = _snapshot(label, (), problems=problems, made=subjects)
     snap.locations = locations
     if not files:
         snap.problems.append(f"{label}: no manifest files (*.yaml, *.yml, *.json) found")
