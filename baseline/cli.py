@@ -318,8 +318,30 @@ def _configure_audit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--show-passes", action="store_true", help="table: list passing checks too")
 
 
+#: The collector's first threshold during an audit (Python's default: 700). An audit builds millions of
+#: containers (the objects read, the findings, the report) that live until it ends and form no
+#: cycles; at 700 allocations a pass, the collector walks them again and again (100,000 objects: a
+#: quarter of the run's CPU time). What was read is also frozen once read: later passes skip it.
+_AUDIT_GC_THRESHOLD = 50_000
+
+
 def _run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import gc
+
+    threshold = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    gc.set_threshold(max(threshold[0], _AUDIT_GC_THRESHOLD), *threshold[1:])
+    try:
+        return _audit(args, out, err)
+    finally:
+        gc.set_threshold(*threshold)
+        if not frozen:
+            gc.unfreeze()
+
+
+def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import datetime as dt
+    import gc
 
     from baseline.audit import audit, exceptions_from_records
     from baseline.catalog import SEVERITY_ORDER, CatalogError, load_catalog
@@ -354,6 +376,7 @@ def _run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except (IntentError, CatalogError, SourceError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
+    gc.freeze()  # what was read lives until the report is written (_run_audit unfreezes it)
     today = args.today or dt.date.today()
     notes: list[str] = []
     findings: list[Finding] = []
