@@ -5,7 +5,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 STACK  ?= eks-prod
 
-.PHONY: plan test lint typecheck clean
+.PHONY: plan test bench lint typecheck clean
+
+# checkov, the peer `make bench` compares with, lives in a virtual environment of its own: it pins
+# packaging<24, the project needs >=26.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV_VENV    ?= .bench/checkov-venv
+CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +27,14 @@ plan: $(STAMP)
 ## test: set up and run the test suite
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+## bench: measure audit (against checkov), plan, fleet and start-up on this machine; regenerates BENCHMARKS.md
+bench: $(STAMP) $(CHECKOV)
+	$(PY) -m benchmarks.run --checkov $(CHECKOV) --out BENCHMARKS.md $(BENCH_ARGS)
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov==$(CHECKOV_VERSION)'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check baseline providers policy_packs stacks tests

@@ -1,0 +1,79 @@
+"""``fleet-baseline audit --manifests DIR --format json``, phase by phase, in one process.
+
+    .venv/bin/python -m benchmarks.phases DIR
+
+Prints one JSON object: seconds spent importing, loading and compiling the catalog, reading the
+manifests, judging them (the evaluator and owner routing), and rendering the JSON report
+(``baseline.formats``: sorting, then encoding), with the object and finding counts and the peak RSS.
+The audit command does exactly these steps (its collector settings too); this says where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import json
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+__all__ = ["main", "phases"]
+
+
+def phases(directory: str) -> dict[str, Any]:
+    """Time each phase of an audit of ``directory`` (``--format json``, no stack)."""
+    t0 = time.perf_counter()
+    from baseline import __version__
+    from baseline.audit import audit
+    from baseline.catalog import load_catalog
+    from baseline.cli import _AUDIT_GC_THRESHOLD
+    from baseline.evaluator import Evaluator
+    from baseline.formats import AuditContext, render
+    from baseline.sources import read_manifests
+
+    t1 = time.perf_counter()
+    gc.set_threshold(_AUDIT_GC_THRESHOLD, *gc.get_threshold()[1:])  # as the audit command sets it
+    catalog = load_catalog()
+    evaluator = Evaluator(catalog)
+    t2 = time.perf_counter()
+    snapshot = read_manifests([directory])
+    gc.freeze()
+    t3 = time.perf_counter()
+    findings = audit(snapshot, evaluator)
+    t4 = time.perf_counter()
+    context = AuditContext(__version__, (directory,), None, dt.datetime.now(dt.UTC))
+    text = render(findings, "json", context=context, catalog=catalog, locations=snapshot.locations)
+    t5 = time.perf_counter()
+    with open(os.devnull, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    t6 = time.perf_counter()
+    return {
+        "objects": len(snapshot.subjects),
+        "findings": len(findings),
+        "import": t1 - t0,
+        "catalog": t2 - t1,
+        "read": t3 - t2,
+        "judge": t4 - t3,
+        "render_json": t5 - t4,
+        "write": t6 - t5,
+        "total": t6 - t0,
+        "report_bytes": len(text.encode("utf-8")),
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "cpu": time.process_time(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("directory")
+    args = ap.parse_args(argv)
+    json.dump(phases(args.directory), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""The fast paths the benchmarks measure give exactly what the paths they replace give.
+
+On the benchmark corpus and on broken variants of it: one batched CEL evaluation per object against
+one evaluation per target; the tree reader of plain YAML against the bounded composer.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import baseline.evaluator as evaluator_module
+import baseline.sources as sources
+from baseline.catalog import load_catalog
+from baseline.evaluator import Evaluator, Finding, Subject
+from benchmarks.corpus import objects
+from benchmarks.run import write_manifests
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def _broken(obj: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """The object with one thing wrong: missing or mistyped fields, a system namespace, an unknown."""
+    obj = copy.deepcopy(obj)
+    spec = obj.get("spec")
+    template = spec.get("template") if isinstance(spec, dict) else None
+    pod = template.get("spec") if isinstance(template, dict) else None
+    choice = rng.randrange(10)
+    if choice == 0:
+        obj.pop("spec", None)
+    elif choice == 1 and isinstance(spec, dict):
+        spec["template"] = "not a template"
+    elif choice == 2:
+        obj["metadata"]["namespace"] = 7
+    elif choice == 3:
+        obj["metadata"]["labels"] = ["not", "a", "map"]
+    elif choice == 4:
+        obj["metadata"]["namespace"] = "kube-system"
+    elif choice == 5 and isinstance(pod, dict):
+        pod["containers"][0]["securityContext"] = {"privileged": "yes"}
+    elif choice == 6:
+        obj["metadata"]["namespace"] = UNKNOWN
+    elif choice == 7 and isinstance(pod, dict):
+        pod["hostNetwork"] = UNKNOWN
+    elif choice == 8 and isinstance(pod, dict):
+        pod["containers"][0]["image"] = None
+    elif choice == 9 and isinstance(pod, dict):
+        pod["containers"] = 5
+    return obj
+
+
+def _evaluate(subjects: list[Subject], batched: bool, monkeypatch: pytest.MonkeyPatch) -> list[Finding]:
+    with monkeypatch.context() as m:
+        if not batched:
+            m.setattr(evaluator_module, "compile_batch", lambda checks: None)
+        evaluator = Evaluator(
+            load_catalog(),
+            params={"defaultPodSecurityLevel": "restricted", "namespaceLevels": {"team-1": "privileged"}},
+        )
+        return evaluator.evaluate_all(subjects)
+
+
+def test_batched_evaluation_gives_every_verdict_and_error_of_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(5)
+    corpus = list(objects(1500))
+    subjects = [Subject(o) for o in corpus + [_broken(o, rng) for o in corpus]]
+    batched = _evaluate(subjects, True, monkeypatch)
+    one_by_one = _evaluate(subjects, False, monkeypatch)
+    assert batched == one_by_one
+    statuses = {f.status for f in batched}
+    assert {"pass", "fail", "unknown"} <= statuses  # errors and unknowns were exercised too
+
+
+ODD_YAML = [
+    "",
+    "---\n",
+    "---\n...\n---\n",
+    "a: 1\na: 2\n",
+    "a: &x 1\nb: *x\n",
+    "? [a]\n: 1\n",
+    "<<: {a: 1}\n",
+    "a: !!binary aGVsbG8=\n",
+    "a: !!int abc\n",
+    "t: 2001-12-14t21:59:43.10-05:00\n",
+    "x: .nan\n",
+    ".nan: 1\n",
+    "1: a\ntrue: b\n",
+    "a: 0x1F\nb: 0o17\nc: 1_000\nd: 1:20\ne: +12\nf: -.inf\ng: 1e3\nh: 1.5e3\n",
+    "a: yes\nb: off\nc: ~\nd: Null\n",
+    "= : 1\n",
+    "- - - - x\n",
+    "[" * 200 + "]" * 200,
+    "a: [" * 130 + "]" * 130,
+    "a:\n  b:\n    - c: d\n      e: f\n",
+    "a: b: c\n",
+    "a: [1, 2\n",
+    "%TAG ! tag:example.com,2000:\n---\na: !foo 1\n",
+    "a: ! 1\n",
+    "- &a [*a]\n",
+    "k: |\n  line1\n  line2\n",
+    "'1': a\n1: b\n",
+    "a: " + "9" * 5000 + "\n",
+    "a: 1\n---\n- b\n---\nc\n",
+]
+
+
+def _documents(text: str, tree: bool, monkeypatch: pytest.MonkeyPatch, max_nodes: int) -> tuple[str, Any]:
+    with monkeypatch.context() as m:
+        if not tree:
+            m.setattr(sources, "_tree_documents", lambda text, max_nodes: None)
+        try:
+            return "ok", repr(list(sources._yaml_documents(text, Path("f.yaml"), max_nodes)))
+        except sources.SourceError as exc:
+            return "refused", str(exc)
+
+
+@pytest.mark.parametrize("max_nodes", [sources.DEFAULT_MAX_NODES, 7])
+def test_the_tree_reader_reads_what_the_bounded_reader_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, max_nodes: int
+) -> None:
+    write_manifests(tmp_path, 300)
+    texts = [p.read_text(encoding="utf-8") for p in sorted(tmp_path.glob("*.yaml"))] + ODD_YAML
+    for text in texts:
+        assert _documents(text, True, monkeypatch, max_nodes) == _documents(text, False, monkeypatch, max_nodes), text[
+            :200
+        ]
+    assert sources._tree_documents(texts[0], sources.DEFAULT_MAX_NODES) is not None  # the corpus takes the tree path
