@@ -83,8 +83,11 @@ Decisions:
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -587,9 +590,22 @@ def access_role_assignments(intent: Intent) -> list[RoleAssignmentSpec]:
         else:
             out += [
                 RoleAssignmentSpec(f"access-{grant.name}-{ns}", role, principal_type, principal_id, namespace=ns)
-                for ns in grant.scope.namespaces
+                for ns in dict.fromkeys(grant.scope.namespaces)  # a namespace listed twice is granted once
             ]
-    return out
+    # ``access-{grant}-{namespace}`` is ambiguous (grant ``a`` in ``b-c``, grant ``a-b`` in ``c``, or at
+    # cluster scope): a namespaced name another assignment also has gets a hash of its grant and
+    # namespace, so no two share a URN (which the engine refuses); every other name is unchanged
+    counts = Counter(spec.name for spec in out)
+    return [
+        dataclasses.replace(spec, name=f"{spec.name}-{_short_hash(spec.name, spec.namespace)}")
+        if spec.namespace is not None and counts[spec.name] > 1
+        else spec
+        for spec in out
+    ]
+
+
+def _short_hash(*parts: str | None) -> str:
+    return hashlib.sha256("/".join(p or "" for p in parts).encode()).hexdigest()[:8]
 
 
 def unprovisioned_access(intent: Intent) -> list[str]:

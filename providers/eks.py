@@ -89,6 +89,7 @@ __all__ = [
     "pod_identity_addon_args",
     "pod_identity_association_args",
     "pod_identity_trust_policy",
+    "policy_attachment_names",
     "policy_json",
     "resource_tags",
     "role_arn",
@@ -287,7 +288,7 @@ def access_entries(intent: Intent) -> list[AccessGrantArgs]:
         scope: dict[str, Any] = (
             {"type": "cluster"}
             if grant.scope == "cluster"
-            else {"type": "namespace", "namespaces": list(grant.scope.namespaces)}
+            else {"type": "namespace", "namespaces": list(dict.fromkeys(grant.scope.namespaces))}
         )
         association = {
             "principal_arn": grant.aws.principal_arn,
@@ -371,6 +372,24 @@ def _role_name(intent: Intent, suffix: str) -> str:
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     tail = suffix[:20]
     return f"{name[: _IAM_NAME_MAX - len(digest) - len(tail) - 2]}-{digest}-{tail}"
+
+
+def policy_attachment_names(prefix: str, policy_arns: list[str]) -> list[tuple[str, str]]:
+    """``(resource name, policy ARN)`` per distinct policy: ``{prefix}-{policy name}``.
+
+    Two policies can share a name (``ReadOnlyAccess`` of AWS and of the account, ``team/x`` and ``x``):
+    the later one gets a short hash of its ARN after the name, so no two attachments share a URN
+    (which the engine refuses). A policy listed twice is attached once.
+    """
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for arn in dict.fromkeys(policy_arns):
+        name = f"{prefix}-{arn.rsplit('/', 1)[-1]}"
+        if name in seen:
+            name = f"{name}-{hashlib.sha256(arn.encode()).hexdigest()[:8]}"
+        seen.add(name)
+        out.append((name, arn))
+    return out
 
 
 def role_arn(intent: Intent, account_id: str, name: str) -> str:
@@ -616,10 +635,8 @@ class EksCluster(ClusterComponent):
     ) -> tuple[iam.Role, list[iam.RolePolicyAttachment]]:
         role = iam.Role(res_name, **args, opts=self._opts())
         attachments = [
-            iam.RolePolicyAttachment(
-                f"{res_name}-{arn.rsplit('/', 1)[-1]}", role=role.name, policy_arn=arn, opts=self._opts()
-            )
-            for arn in policy_arns
+            iam.RolePolicyAttachment(name, role=role.name, policy_arn=arn, opts=self._opts())
+            for name, arn in policy_attachment_names(res_name, policy_arns)
         ]
         return role, attachments
 

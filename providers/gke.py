@@ -462,7 +462,7 @@ def access_role_bindings(intent: Intent) -> list[Manifest]:
             continue
         kind, email = _gcp_member(intent, i).split(":", 1)
         subject = {"apiGroup": _RBAC_GROUP, "kind": "Group" if kind == "group" else "User", "name": email}
-        for ns in grant.scope.namespaces:
+        for ns in dict.fromkeys(grant.scope.namespaces):  # a namespace listed twice is bound once
             out.append(
                 {
                     "apiVersion": f"{_RBAC_GROUP}/v1",

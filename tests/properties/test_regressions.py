@@ -13,13 +13,18 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 import baseline.sources as sources
 from baseline import cli
 from baseline.evaluator import Evaluator, Finding, Subject
+from baseline.intent import Intent
 from baseline.loader import IntentError, intent_from_config, intent_from_mapping, load_intent
 from baseline.sources import SourceError, read_manifests, read_state
+from providers import aks, eks, gke
+from tests.conftest import RecordingMocks, Registration
+from tests.properties.strategies import stack_intent_mapping
 
 # --------------------------------------------------------------------------- the intent loader
 # found by test_hostile_input.py::test_intent_loader_returns_an_intent_or_names_every_bad_path
@@ -265,3 +270,81 @@ def test_reading_a_small_manifest_allocates_what_it_holds(tmp_path: Path) -> Non
 def test_a_live_answer_nested_too_deep_is_a_source_error() -> None:
     with pytest.raises(SourceError, match="nested too deep"):
         sources._json_object(b"[" * 100_000 + b"]" * 100_000, "/api/v1/pods")
+
+
+# --------------------------------------------------------------------------- providers: one URN per resource
+# found by test_least_privilege.py::test_{eks,gke,aks}_component_keeps_credentials_secret_and_identities_pinned
+# (mocks.duplicate_urns(): the real engine refuses the second registration, so `pulumi up` failed)
+
+
+def _prod(cloud: str, **changes: Any) -> Intent:
+    data = stack_intent_mapping(cloud)
+    data.update(exceptions=[], **changes)
+    return intent_from_mapping(data)
+
+
+def _component(mocks: RecordingMocks, cloud: str, intent: Intent) -> list[Registration]:
+    component = {"eks": eks.EksCluster, "gke": gke.GkeCluster, "aks": aks.AksCluster}[cloud]
+
+    @pulumi.runtime.test  # type: ignore[misc]
+    def run() -> pulumi.Output[Any]:
+        return component("prod", intent).cluster_name
+
+    run()
+    assert mocks.duplicate_urns() == []
+    return mocks.registrations
+
+
+def test_eks_a_policy_listed_twice_or_two_policies_with_one_name(pulumi_mocks: RecordingMocks) -> None:
+    """Shrunk: policyArns [ReadOnlyAccess, ReadOnlyAccess] registered ``prod-wi-0-ReadOnlyAccess`` twice;
+    so did AWS's ReadOnlyAccess beside the account's (or ``team/x`` beside ``x``)."""
+    arns = [
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "arn:aws:iam::111122223333:policy/ReadOnlyAccess",
+    ]
+    wi = {
+        "name": "w",
+        "namespace": "shop",
+        "serviceAccount": "orders",
+        "aws": {"mechanism": "irsa", "policyArns": arns},
+    }
+    intent = _prod("eks", workloadIdentities=[wi])
+    attached = [
+        (r.name, r.inputs["policyArn"])
+        for r in _component(pulumi_mocks, "eks", intent)
+        if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment" and r.name.startswith("prod-wi-w-")
+    ]
+    assert sorted(attached) == [
+        ("prod-wi-w-ReadOnlyAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"),
+        ("prod-wi-w-ReadOnlyAccess-" + eks.policy_attachment_names("p", arns)[1][0][-8:], arns[2]),
+    ]
+
+
+def test_aks_grant_names_that_read_alike_are_two_role_assignments(pulumi_mocks: RecordingMocks) -> None:
+    """Shrunk: grant ``a`` in namespace ``b`` and grant ``a-b`` at cluster scope were both ``access-a-b``."""
+    grant = stack_intent_mapping("aks")["access"][1]
+    access = [
+        {**grant, "name": "a", "role": "edit", "scope": {"namespaces": ["b"]}},
+        {**grant, "name": "a-b", "role": "view", "scope": "cluster"},
+        {**grant, "name": "shop-developers", "role": "edit", "scope": {"namespaces": ["b"]}},
+    ]
+    intent = _prod("aks", namespaces=[{"name": "b", "owner": "t"}], access=access, workloadIdentities=[])
+    names = [s.name for s in aks.access_role_assignments(intent)]
+    assert names[1:] == ["access-a-b", "access-shop-developers-b"]  # what has no twin keeps its name
+    assert names[0].startswith("access-a-b-") and len(names[0]) == len("access-a-b-") + 8
+    _component(pulumi_mocks, "aks", intent)
+
+
+@pytest.mark.parametrize("cloud", ["eks", "gke", "aks"])
+def test_a_namespace_listed_twice_in_a_grant_is_granted_once(pulumi_mocks: RecordingMocks, cloud: str) -> None:
+    """Shrunk: scope {namespaces: [default, default]} made two RoleBindings (GKE) or role assignments
+    (AKS) of one name, and listed the namespace twice in the EKS access scope."""
+    grant = {**stack_intent_mapping(cloud)["access"][1], "scope": {"namespaces": ["default", "default"]}}
+    intent = _prod(cloud, access=[grant], workloadIdentities=[], namespaces=[])
+    registrations = _component(pulumi_mocks, cloud, intent)
+    if cloud == "eks":
+        (association,) = [
+            r for r in registrations if r.type == "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
+        ]
+        assert association.inputs["accessScope"] == {"type": "namespace", "namespaces": ["default"]}
