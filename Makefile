@@ -42,5 +42,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+## properties-long: the property tests (tests/properties) with the long hypothesis profile, 100x the examples
+.PHONY: properties-long
+properties-long: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(VENV)/bin/pytest tests/properties
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,8 @@ def examples(ci: int, cap: int) -> int:
 
     For tests whose examples are expensive (a Pulumi component under mocks, about a second each).
     """
-    return max(1, min(cap, ci * settings.default.max_examples // 50))
+    active = settings.default
+    return max(1, min(cap, ci * (active.max_examples if active is not None else 50) // 50))
 
 
 # --------------------------------------------------------------------------- the catalog, as data
@@ -313,7 +314,7 @@ def unknown_items(draw: st.DrawFn, max_mutations: int = 4) -> tuple[list[Item], 
 def random_items(draw: st.DrawFn) -> Item:
     """A random property bag for a type or kind the catalog targets."""
     if draw(st.booleans()):
-        typ: str | None = draw(st.sampled_from(TARGET_TYPES + KUBE_TYPES))
+        typ: str = draw(st.sampled_from(TARGET_TYPES + KUBE_TYPES))
         props: Any = draw(st.dictionaries(keys, hostile_values, max_size=6))
         if typ.startswith("kubernetes:") and draw(st.booleans()):
             api_version, kind = draw(st.sampled_from(TARGET_KINDS))
@@ -353,9 +354,12 @@ _GUID_HEX = "0123456789abcdef"
 AZURE_SCOPE = "/subscriptions/3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b/resourceGroups/rg"
 
 
+def _hex(n: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet=_GUID_HEX, min_size=n, max_size=n)
+
+
 def guids() -> st.SearchStrategy[str]:
-    part = lambda n: st.text(alphabet=_GUID_HEX, min_size=n, max_size=n)  # noqa: E731
-    return st.builds(lambda a, b, c, d, e: f"{a}-{b}-{c}-{d}-{e}", part(8), part(4), part(4), part(4), part(12))
+    return st.builds(lambda a, b, c, d, e: f"{a}-{b}-{c}-{d}-{e}", _hex(8), _hex(4), _hex(4), _hex(4), _hex(12))
 
 
 def stack_intent_mapping(cloud: str) -> dict[str, Any]:

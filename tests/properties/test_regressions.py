@@ -284,13 +284,14 @@ def _prod(cloud: str, **changes: Any) -> Intent:
 
 
 def _component(mocks: RecordingMocks, cloud: str, intent: Intent) -> list[Registration]:
-    component = {"eks": eks.EksCluster, "gke": gke.GkeCluster, "aks": aks.AksCluster}[cloud]
+    components: dict[str, Any] = {"eks": eks.EksCluster, "gke": gke.GkeCluster, "aks": aks.AksCluster}
 
-    @pulumi.runtime.test  # type: ignore[misc]
-    def run() -> pulumi.Output[Any]:
-        return component("prod", intent).cluster_name
+    def program() -> pulumi.Output[Any]:
+        name: pulumi.Output[Any] = components[cloud]("prod", intent).cluster_name
+        return name
 
-    run()
+    runtime_test: Any = pulumi.runtime.test
+    runtime_test(program)()
     assert mocks.duplicate_urns() == []
     return mocks.registrations
 
