@@ -64,15 +64,23 @@ _LOC_TAG_PREFIXES = ("function-", "literal[")
 _LOC_TAGS = frozenset({"str", "int", "NamespaceScope"})
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+def _loc_to_path(loc: tuple[int | str, ...], data: Any = None) -> str:
+    """``loc`` as a path of wire keys. ``data`` is the input validated: a part that is a key of it at
+    that level is the user's key even where it reads like one of pydantic's tags (``literal[``)."""
     out = ""
+    here = data
     for part in loc:
+        is_key = isinstance(here, Mapping) and part in here
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not is_key and (part in _LOC_TAGS or part.startswith(_LOC_TAG_PREFIXES)):
+            continue  # a tag names a union member or validator, not a level of the input
         elif not part or part.strip() != part or not part.isprintable():  # a key you could not read as written
             out += f"[{part!r}]"
-        elif part not in _LOC_TAGS and not part.startswith(_LOC_TAG_PREFIXES):
+        else:
             out += f".{part}" if out else part
+        in_list = isinstance(part, int) and isinstance(here, list) and 0 <= part < len(here)
+        here = here[part] if is_key or in_list else None
     return out
 
 
@@ -116,10 +124,10 @@ def _split_paths(path: str, msg: str) -> list[tuple[str, str]]:
     return [(f"{path}.{m.group(1)}" if path else m.group(1), m.group(2)) for m in matches if m]
 
 
-def _problems_from_validation(err: ValidationError) -> list[tuple[str, str]]:
+def _problems_from_validation(err: ValidationError, data: Any = None) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     for e in err.errors(include_url=False):
-        path = _loc_to_path(tuple(e["loc"]))
+        path = _loc_to_path(tuple(e["loc"]), data)
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(tuple(e["loc"])[:-1])
@@ -164,7 +172,7 @@ def intent_from_mapping(data: Any, source: str = "<intent>", known_controls: Ite
     try:
         intent = Intent.model_validate(data)
     except ValidationError as err:
-        raise IntentError(source, _problems_from_validation(err)) from None
+        raise IntentError(source, _problems_from_validation(err, data)) from None
     if known_controls is None:
         from baseline.catalog import load_catalog
 

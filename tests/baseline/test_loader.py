@@ -47,6 +47,26 @@ def test_misspelled_key_names_the_path_and_the_allowed_keys(tmp_path: Path) -> N
     assert "Traceback" not in msg
 
 
+@pytest.mark.parametrize("key", ["literal[", "literal['cluster']", "str", "int", "function-after", "NamespaceScope"])
+def test_a_key_spelled_like_a_pydantic_tag_is_still_named(tmp_path: Path, key: str) -> None:
+    """pydantic puts union and validator tags in an error's location; a user's key that reads like
+    one is still the user's key (found by tests/properties: ``literal[`` at top level had no path)."""
+    text = GOOD + f"{json.dumps(key)}: 1\n"
+    text = text.replace("  owner: platform\n", f"  owner: platform\n  {json.dumps(key)}: x\n")
+    with pytest.raises(IntentError) as err:
+        load_intent(write(tmp_path, text), known_controls=KNOWN)
+    assert sorted(p.path for p in err.value.problems) == sorted([key, f"cluster.{key}"])
+
+
+def test_a_union_member_tag_is_not_part_of_the_path(tmp_path: Path) -> None:
+    text = GOOD + "access:\n  - {name: a, role: view, scope: {namespaces: [shop], str: 1}, aws: {principalArn: x}}\n"
+    with pytest.raises(IntentError) as err:
+        load_intent(write(tmp_path, text), known_controls=KNOWN)
+    paths = [p.path for p in err.value.problems]
+    assert "access[0].scope.str" in paths
+    assert not [p for p in paths if "NamespaceScope" in p or "literal" in p], paths
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = GOOD + (
         "exceptions:\n  - {control: NS-01, scope: {namespace: shop}, reason: a good long reason, expires: 2030-01-01}\n"
