@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from baseline.intent import Intent, NamespaceScope
 from baseline.loader import intent_from_mapping
+from baseline.sources import audit_cluster_role
 from providers import aks, eks, gke
 from providers.incluster import incluster_manifests
 from tests.conftest import AKS_ISSUER, OIDC_ISSUER, RecordingMocks, _install
@@ -208,7 +209,7 @@ WRITE_VERBS = {"escalate", "bind", "impersonate"}
 
 
 def _generated(intent: Intent, engine: str) -> list[dict[str, Any]]:
-    objects = list(incluster_manifests(intent, engine, TODAY))
+    objects = [*incluster_manifests(intent, engine, TODAY), audit_cluster_role()]  # and what the audit asks for
     if intent.cluster.cloud == "gke":
         objects += gke.access_role_bindings(intent)
     if intent.cluster.cloud == "eks":
@@ -234,6 +235,8 @@ def test_generated_rbac_grants_nothing_the_intent_did_not_ask_for(intent: Intent
                 assert "secrets" not in rule.get("resources", []), (kind, md, rule)
                 assert not WRITE_VERBS & set(rule.get("verbs", [])), (kind, md, rule)
             assert kind != "ClusterRole" or not obj.get("aggregationRule"), md
+            if md["name"] == "fleet-baseline-audit":  # the audit reads, and only reads
+                assert all(set(rule["verbs"]) <= {"get", "list"} for rule in obj["rules"]), obj
         elif kind == "ClusterRoleBinding":
             raise AssertionError(f"a cluster-wide binding the intent cannot ask for: {md}")
         elif kind == "RoleBinding":

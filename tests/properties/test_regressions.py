@@ -178,9 +178,9 @@ def test_a_value_the_runtime_cannot_hold_costs_no_more_than_the_object(tmp_path:
     }
     path = tmp_path / "pod.json"
     path.write_text(json.dumps(pod))
-    start = time.perf_counter()
+    start = time.process_time()
     findings = Evaluator().evaluate_all(read_manifests([path]).subjects)
-    assert time.perf_counter() - start < 2
+    assert time.process_time() - start < 2  # CPU seconds (2 before the fix at this size, 89 at 6 MB)
     assert findings and {f.status for f in findings} == {"unknown"}
     assert all(len(f.detail or "") < 300 for f in findings)
     assert findings[0].detail == "could not evaluate: Integer value out of the 64-bit range at spec.x" + ".a" * 50
