@@ -13,10 +13,12 @@ program raised, or the policy pack crashed), 130 interrupted. A user error never
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -339,6 +341,17 @@ def _run_audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             gc.unfreeze()
 
 
+def _write_chunks(fh: TextIO, chunks: Iterable[str]) -> None:
+    """A report, piece by piece (a large JSON report is never one string), ending with a newline."""
+    last = ""
+    for chunk in chunks:
+        if chunk:
+            fh.write(chunk)
+            last = chunk
+    if not last.endswith("\n"):
+        fh.write("\n")
+
+
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import datetime as dt
     import gc
@@ -346,7 +359,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from baseline.audit import audit, exceptions_from_records
     from baseline.catalog import SEVERITY_ORDER, CatalogError, load_catalog
     from baseline.evaluator import Evaluator, Finding
-    from baseline.formats import AuditContext, render
+    from baseline.formats import AuditContext, render_chunks
     from baseline.loader import IntentError
     from baseline.sources import (
         DEFAULT_MAX_MANIFEST_BYTES,
@@ -407,7 +420,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         generated_at=dt.datetime.now(dt.UTC),
         problems=problems,
     )
-    text = render(
+    chunks = render_chunks(
         findings,
         args.format,
         context=context,
@@ -416,17 +429,20 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         color=not args.output and out.isatty(),
         show_passes=args.show_passes,
     )
-    if not text.endswith("\n"):
-        text += "\n"
     if args.output:
+        # written beside it, then moved into place: a reader never sees half a report
+        partial = f"{args.output}.partial"
         try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with open(partial, "w", encoding="utf-8") as fh:
+                _write_chunks(fh, chunks)
+            os.replace(partial, args.output)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
             print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=err)
             return EXIT_BAD_INPUT
     else:
-        out.write(text)
+        _write_chunks(out, chunks)
     for note in notes:
         print(f"note: {note}", file=err)
     for problem in problems:

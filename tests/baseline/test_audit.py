@@ -247,6 +247,15 @@ def test_every_format_and_output_file(tmp_path: Path, fmt: str) -> None:
     assert out == ""
     text = target.read_text()
     assert "prod-eu-1-cluster" in text and f"report written to {target}" in err
+    assert text.endswith("\n") and sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no .partial left
+
+
+def test_a_report_that_cannot_be_written_leaves_nothing_half_made(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.mkdir()  # a directory where the report would go: the move into place fails
+    code, out, err = _cli("audit", "--state", str(DRIFTED), "--format", "json", "--output", str(target))
+    assert code == 2 and f"error: cannot write {target}" in err, err
+    assert out == "" and sorted(p.name for p in tmp_path.iterdir()) == [target.name] and not any(target.iterdir())
 
 
 def test_cli_formats_are_the_renderers() -> None:

@@ -671,3 +671,70 @@ def test_hostile_strings_survive_as_text() -> None:
 def test_any_text_yields_well_formed_output(crds: CrdIndex, text: str) -> None:
     context = dataclasses.replace(CONTEXT, problems=(text,), cluster=text)
     check_well_formed(hostile_findings(text)[:12], context, crds)
+
+
+# --------------------------------------------------------------------------- large reports, cheaply
+
+_TEXTS = st.text(max_size=12) | st.sampled_from(["", "Pod/a/b", "caf\u00e9", "\ud800", "a\"b\\c\n", "\u2028\x00"])
+_FINDING = st.builds(
+    Finding,
+    control_id=st.sampled_from(["CL-01", "NS-02", "NS-10", "RB-01", "POD-01", "POD-10", "ST-02", "XX-1"]),
+    policy_name=_TEXTS,
+    title=_TEXTS,
+    severity=st.sampled_from(["critical", "high", "medium", "low", "odd"]),
+    mode=st.sampled_from(["enforce", "audit"]),
+    status=st.sampled_from(["fail", "unknown", "excepted", "pass"]),
+    subject=st.sampled_from(["Pod/a/web", "Pod/a/db", "x"]) | _TEXTS,
+    subject_type=_TEXTS,
+    message=_TEXTS,
+    remediation=_TEXTS,
+    cluster=st.none() | _TEXTS,
+    namespace=st.none() | _TEXTS,
+    exception=st.none() | st.just(one(FINDINGS, "POD-01", "Pod/team-b/gpu-installer").exception),
+    unknown=st.just(()) | st.lists(_TEXTS, max_size=2).map(tuple),
+    detail=st.none() | _TEXTS,
+    owner=st.none() | _TEXTS,
+)
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, str):
+        return re.sub(r"[\ud800-\udfff]", "\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrubbed(k): _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_FINDING, max_size=30))
+def test_sorting_is_the_whole_key_and_json_is_every_finding_as_to_dict(findings: list[Finding]) -> None:
+    """The cheap paths a million-finding report takes give exactly what the plain ones would: the
+    order of ``sorted`` by the whole key, and each finding's ``to_dict`` (scrubbed), in that order."""
+    from baseline.formats import _finding_key
+
+    ordered = sort_findings(findings)
+    assert ordered == sorted(findings, key=_finding_key)
+    text = render(findings, "json", context=CONTEXT)
+    text.encode("utf-8")  # every lone surrogate scrubbed: a UTF-8 writer takes it
+    doc = json.loads(text)
+    assert doc["findings"] == [_scrubbed(f.to_dict()) for f in ordered]
+    assert doc["summary"] == _scrubbed(summarize(findings))
+
+
+def test_json_comes_in_chunks_that_make_the_whole_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from baseline import formats
+    from baseline.formats import render_chunks
+
+    many = FINDINGS * 7
+    monkeypatch.setattr(formats, "_JSON_CHUNK", 5)
+    chunks = list(render_chunks(many, "json", context=CONTEXT))
+    assert len(chunks) == -(-len(many) // 5) + 1  # the head with the first chunk, the rest, the close
+    doc = json.loads("".join(chunks))
+    assert doc["findings"] == [f.to_dict() for f in sort_findings(many)]
+    # one finding a line, as the C encoder writes it
+    lines = "".join(chunks).splitlines()
+    first = lines.index('  "findings": [') + 1
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[first : first + len(many)]] == doc["findings"]
+    assert json.loads(render([], "json", context=CONTEXT))["findings"] == []
