@@ -56,11 +56,19 @@ def audit(snapshot: Snapshot, evaluator: Evaluator, *, intent: Intent | None = N
     declared = {ns.name: ns.owner for ns in intent.namespaces} if intent is not None else {}
     cluster_owner = (intent.cluster.owner if intent is not None else None) or snapshot.cluster_owner
     cluster = snapshot.cluster or evaluator.cluster
-    out: list[Finding] = []
-    for f in evaluator.evaluate_all(subjects):
-        owner = route_owner(f.namespace, labelled=snapshot.owners, declared=declared, cluster_owner=cluster_owner)
-        out.append(f.routed(f.cluster if f.cluster is not None else cluster, owner))
-    return out
+    owners: dict[str | None, str | None] = {}  # per namespace: a large audit has a million findings, few namespaces
+
+    def place(subject: Subject) -> tuple[str | None, str | None]:
+        namespace = subject.namespace
+        if namespace in owners:
+            owner = owners[namespace]
+        else:
+            owner = owners[namespace] = route_owner(
+                namespace, labelled=snapshot.owners, declared=declared, cluster_owner=cluster_owner
+            )
+        return subject.cluster or evaluator.cluster or cluster, owner
+
+    return evaluator.evaluate_all(subjects, place=place)
 
 
 def _canonical(record: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Evaluator",
     "Finding",
+    "Placer",
     "Status",
     "Subject",
     "intent_params",
@@ -52,6 +53,8 @@ __all__ = [
 
 Status = Literal["pass", "fail", "unknown", "excepted"]
 Mode = Literal["audit", "enforce", "off"]
+#: a subject's findings' (cluster, owner): see :meth:`Evaluator.evaluate_all`
+Placer = Callable[["Subject"], tuple[str | None, str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,23 +362,33 @@ class Evaluator:
             return []
         return self._run(subject, prepared, extra={})
 
-    def evaluate_all(self, subjects: Iterable[Subject]) -> list[Finding]:
+    def evaluate_all(self, subjects: Iterable[Subject], *, place: Placer | None = None) -> list[Finding]:
         """Object-scoped findings of every subject, then the stack-scoped (whole-set) checks.
 
-        Each subject is scanned (its unknowns, a value CEL cannot hold) once for both.
+        Each subject is scanned (its unknowns, a value CEL cannot hold) once for both. ``place``
+        gives a subject's findings their (cluster, owner) as they are made (an audit routes every
+        finding to a team); by default the subject's cluster, else the evaluator's, and no owner.
         """
         subjects = list(subjects)
         scans = _Scans(subjects)
         findings: list[Finding] = []
         for i, s in enumerate(subjects):
-            prepared = [p for p in self.targets_for(s) if not self._exempt_system(p.control, s)]
+            prepared = self.targets_for(s)
+            if prepared and s.kube_kind is not None and s.namespace in self.system_namespaces:
+                prepared = [p for p in prepared if not p.control.exempts_system_namespaces]
             if prepared:
                 findings.extend(
                     self._run(
-                        s, prepared, extra={}, unknown_paths=scans.unknowns(i), refused=scans.refusal(i), scanned=True
+                        s,
+                        prepared,
+                        extra={},
+                        unknown_paths=scans.unknowns(i),
+                        refused=scans.refusal(i),
+                        scanned=True,
+                        where=place(s) if place is not None else None,
                     )
                 )
-        findings.extend(self._evaluate_stack(subjects, scans))
+        findings.extend(self._evaluate_stack(subjects, scans, place))
         return findings
 
     def evaluate_stack(self, subjects: Sequence[Subject]) -> list[Finding]:
@@ -388,7 +401,7 @@ class Evaluator:
         """
         return self._evaluate_stack(subjects, _Scans(subjects))
 
-    def _evaluate_stack(self, subjects: Sequence[Subject], scans: _Scans) -> list[Finding]:
+    def _evaluate_stack(self, subjects: Sequence[Subject], scans: _Scans, place: Placer | None = None) -> list[Finding]:
         if not self._stack:
             return []
         matching: list[tuple[Subject, list[_Prepared]]] = []
@@ -448,6 +461,7 @@ class Evaluator:
                     unknown_paths=unknowns[index[id(s)]],
                     refused=refused,
                     scanned=True,
+                    where=place(s) if place is not None else None,
                 )
             )
         return findings
@@ -468,20 +482,23 @@ class Evaluator:
         unknown_paths: tuple[tuple[str, ...], ...] | None = None,
         refused: str | None = None,
         scanned: bool = False,
+        where: tuple[str | None, str | None] | None = None,
     ) -> list[Finding]:
-        """``scanned``: the caller found ``unknown_paths`` and ``refused`` (None: nothing) already."""
+        """``scanned``: the caller found ``unknown_paths`` and ``refused`` (None: nothing) already;
+        ``where``: the findings' (cluster, owner), as :meth:`evaluate_all` places them."""
         if unknown_paths is None:
             unknown_paths = find_unknown_paths(subject.props)
         if refused is None and not scanned:
             refused = unconvertible(subject.props)
         if refused is not None:  # the runtime would quote the whole object at every level: not handed to it
-            return [self._finding(subject, p, "unknown", detail=f"could not evaluate: {refused}") for p in prepared]
+            why = f"could not evaluate: {refused}"
+            return [self._finding(subject, p, "unknown", detail=why, where=where) for p in prepared]
         type_label = subject.type_label
         if not unknown_paths and not related_unknowns and len(prepared) > 1:
             verdicts = self._run_batch(subject, prepared, extra)
             if verdicts is not None:
                 return [
-                    self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label)
+                    self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label, where=where)
                     for p, verdict in zip(prepared, verdicts, strict=True)
                 ]
         activation = None
@@ -500,10 +517,9 @@ class Evaluator:
                     decided = _short_circuit(p.check, unknown_paths, related_unknowns, activation)
                 except Exception:  # the runtime refused the object: stays unknown
                     decided = None
-                if decided is None:
-                    findings.append(self._finding(subject, p, "unknown", unknown=tuple(hits), type_label=type_label))
-                else:
-                    findings.append(self._finding(subject, p, "pass" if decided else "fail", type_label=type_label))
+                status: Status = "unknown" if decided is None else "pass" if decided else "fail"
+                unknown = tuple(hits) if decided is None else ()
+                findings.append(self._finding(subject, p, status, unknown=unknown, type_label=type_label, where=where))
                 continue
             try:
                 if activation is None:
@@ -513,10 +529,9 @@ class Evaluator:
                 verdict, error = p.check.run_activation(activation)
             except Exception as exc:  # the runtime refused the object (e.g. an unsupported value type)
                 verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
-            if verdict is None:
-                findings.append(self._finding(subject, p, "unknown", detail=error, type_label=type_label))
-            else:
-                findings.append(self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label))
+            status = "unknown" if verdict is None else "pass" if verdict else "fail"
+            detail = error if verdict is None else None
+            findings.append(self._finding(subject, p, status, detail=detail, type_label=type_label, where=where))
         return findings
 
     def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
@@ -546,7 +561,10 @@ class Evaluator:
         unknown: tuple[str, ...] = (),
         detail: str | None = None,
         type_label: str | None = None,
+        where: tuple[str | None, str | None] | None = None,
     ) -> Finding:
+        """``where``: the finding's (cluster, owner); by default the subject's cluster (else the
+        evaluator's) and no owner."""
         exception = None
         if status != "pass":
             exception = match_exception(self.exceptions, p.control.id, subject, self.today)
@@ -570,11 +588,12 @@ class Evaluator:
             subject.type_label if type_label is None else type_label,
             message,
             control.remediation,
-            subject.cluster or self.cluster,
+            where[0] if where is not None else subject.cluster or self.cluster,
             subject.namespace,
             exception,
             unknown,
             detail,
+            where[1] if where is not None else None,
         )
 
 
