@@ -23,6 +23,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 
 __all__ = [
+    "CEL_INT_RANGE",
     "ROOT_VARIABLES",
     "UNKNOWN_SENTINELS",
     "BatchCheck",
@@ -545,7 +546,8 @@ def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
 #: What the runtime takes as a CEL value: these exact types (a subclass is refused), integers in 64 bits.
 _CEL_SCALARS = frozenset({str, bytes, bytearray, float, bool, type(None)})
 _CEL_KEYS = frozenset({str, bool})
-_INT_RANGE = (-(2**63), 2**64 - 1)
+#: the integers the runtime holds: int64 and uint64 together
+CEL_INT_RANGE = (-(2**63), 2**64 - 1)
 
 
 def unconvertible(obj: Any) -> str | None:
@@ -563,13 +565,13 @@ def unconvertible(obj: Any) -> str | None:
         kind = type(value)
         if kind is dict:
             for key in value:
-                if not (type(key) in _CEL_KEYS or (type(key) is int and _INT_RANGE[0] <= key <= _INT_RANGE[1])):
+                if not (type(key) in _CEL_KEYS or (type(key) is int and CEL_INT_RANGE[0] <= key <= CEL_INT_RANGE[1])):
                     return _refusal(obj, value, f"Invalid map key type {type(key).__name__}")
             stack.extend(value.values())
         elif kind is list:
             stack.extend(value)
         elif kind is int:
-            if not _INT_RANGE[0] <= value <= _INT_RANGE[1]:
+            if not CEL_INT_RANGE[0] <= value <= CEL_INT_RANGE[1]:
                 return _refusal(obj, value, "Integer value out of the 64-bit range")
         elif kind not in _CEL_SCALARS and not is_unknown(value):
             return _refusal(obj, value, f"Non-CEL value type {kind.__name__}")

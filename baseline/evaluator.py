@@ -64,7 +64,9 @@ class Subject:
     ``type`` is the Pulumi type token when the object comes from a Pulumi program or state
     (``aws:eks/cluster:Cluster``, ``kubernetes:core/v1:Namespace``); plain manifests have none.
     Kind, namespace, name and reference are derived once, at construction: an audit asks for them
-    for every control of every object.
+    for every control of every object. ``plain`` is the reader's word that the properties hold no
+    unknown and nothing the CEL runtime refuses (it saw every value as it built them); the
+    evaluator then skips its own walk of them. False only means nobody looked.
     """
 
     props: Mapping[str, Any]
@@ -72,6 +74,7 @@ class Subject:
     name: str | None = None
     urn: str | None = None
     cluster: str | None = None
+    plain: bool = field(default=False, compare=False, repr=False)
     kube_kind: tuple[str, str] | None = field(init=False, compare=False)
     namespace: str | None = field(init=False, compare=False)
     object_name: str | None = field(init=False, compare=False)
@@ -613,13 +616,15 @@ class _Scans:
     def unknowns(self, i: int) -> tuple[tuple[str, ...], ...]:
         found = self._unknowns[i]
         if found is None:
-            found = self._unknowns[i] = find_unknown_paths(self._subjects[i].props)
+            subject = self._subjects[i]
+            found = self._unknowns[i] = () if subject.plain else find_unknown_paths(subject.props)
         return found
 
     def refusal(self, i: int) -> str | None:
         refused = self._refusals[i]
         if refused is _UNSCANNED:
-            refused = self._refusals[i] = unconvertible(self._subjects[i].props)
+            subject = self._subjects[i]
+            refused = self._refusals[i] = None if subject.plain else unconvertible(subject.props)
         return refused  # type: ignore[no-any-return]
 
 

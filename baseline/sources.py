@@ -47,6 +47,7 @@ from yaml.nodes import MappingNode, Node
 from yaml.resolver import BaseResolver, Resolver
 
 from baseline.catalog import Catalog, KindRef, load_catalog
+from baseline.cel import CEL_INT_RANGE, UNKNOWN_SENTINELS
 from baseline.evaluator import Subject
 from baseline.exceptions import EXCEPTION_TYPE
 
@@ -351,7 +352,7 @@ _TREE_SCALARS = frozenset(
 _NO_KEY: Any = object()
 
 
-def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | None:
+def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int, bool]] | None:
     """The documents of ``text``, straight from libyaml's events, when it is a plain tree; else None.
 
     What :func:`_yaml_documents` yields, built without composing nodes: almost every manifest is a
@@ -361,6 +362,10 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | N
     size near the bounds, a float key, any parse error) is None: the caller then reads the text the
     bounded way, which decides and words it exactly as it always has. Iterative, so no depth can
     exhaust a stack; aliases are refused before they can expand.
+
+    The fourth item of each document says it is *plain*: every value one the CEL runtime holds (no
+    integer beyond 64 bits, every key a string, boolean or such an integer) and no string one of the
+    engine's unknown sentinels. Seen here at no cost, it spares the evaluator its own walk of them.
     """
     if not yaml.__with_libyaml__:
         return None
@@ -368,8 +373,9 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | N
     constructors = constructor.yaml_constructors
     resolver: Any = Resolver()  # PyYAML's own, untyped
     scalars: dict[str, Any] = {}  # plain scalar -> its value (immutable: str, int, bool, None)
-    docs: list[tuple[int, Any, int]] = []
+    docs: list[tuple[int, Any, int, bool]] = []
     depth_limit = _BoundedComposer.max_depth - 2
+    low, high = CEL_INT_RANGE
     try:
         parser: Any = CParser(text)
         get: Callable[[], Any] = parser.get_event
@@ -388,6 +394,7 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | N
             root: Any = None
             line = 0
             nodes = 0
+            plain = True
             while True:
                 event = get()
                 kind = type(event)
@@ -411,6 +418,15 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | N
                                     return None  # a float key (nan is not equal to itself)
                             else:
                                 scalars[raw] = value
+                    kind_of = type(value)
+                    if kind_of is str:
+                        if value in UNKNOWN_SENTINELS:
+                            plain = False
+                    elif kind_of is int:
+                        if not low <= value <= high:
+                            plain = False
+                    elif value is None and containers and keys[-1] is _NO_KEY and type(containers[-1]) is dict:
+                        plain = False  # a null key: CEL's maps take none
                 elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                     if event.anchor is not None or event.tag is not None or len(containers) >= depth_limit:
                         return None
@@ -448,7 +464,7 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int]] | N
                 else:
                     parent[keys[-1]] = value
                     keys[-1] = _NO_KEY
-            docs.append((number, root, line))
+            docs.append((number, root, line, plain))
     except Exception:  # a parse error, an unhashable oddity: the bounded reader says what it is
         return None
 
@@ -504,8 +520,11 @@ def _read_text(path: Path, max_bytes: int) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _yaml_documents(text: str, path: Path, max_nodes: int) -> Iterator[tuple[int, Any, int]]:
-    """(document number from 1, data, line) for each document; refusals name the document."""
+def _yaml_documents(text: str, path: Path, max_nodes: int) -> Iterator[tuple[int, Any, int, bool]]:
+    """(document number from 1, data, line, plain) for each document; refusals name the document.
+
+    ``plain``: known to hold only what the CEL runtime takes and no unknown (:func:`_tree_documents`);
+    False says only that nobody looked."""
     tree = _tree_documents(text, max_nodes)
     if tree is not None:
         yield from tree
@@ -518,7 +537,7 @@ def _yaml_documents(text: str, path: Path, max_nodes: int) -> Iterator[tuple[int
             number += 1
             node = loader.get_node()
             line = node.start_mark.line + 1 if node is not None else 0
-            yield number, (loader.construct_document(node) if node is not None else None), line
+            yield number, (loader.construct_document(node) if node is not None else None), line, False
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -546,7 +565,7 @@ _JSON_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates)
 _WS = re.compile(r"[ \t\n\r]*")
 
 
-def _json_documents(text: str, path: Path) -> Iterator[tuple[int, Any, int]]:
+def _json_documents(text: str, path: Path) -> Iterator[tuple[int, Any, int, bool]]:
     """Concatenated JSON values (``kubectl`` accepts a stream of them), duplicate keys refused."""
     pos, number = _WS.match(text, 0).end(), 0  # type: ignore[union-attr]
     line, counted = 1, 0  # lines counted incrementally: many small documents stay linear
@@ -566,7 +585,7 @@ def _json_documents(text: str, path: Path) -> Iterator[tuple[int, Any, int]]:
             raise SourceError(f"{path}: document {number}: nesting too deep") from None
         if _too_deep(text, pos, end, MAX_DEPTH):
             raise SourceError(f"{path}: document {number}: refused: nesting deeper than {MAX_DEPTH} levels")
-        yield number, value, line
+        yield number, value, line, False
         pos = _WS.match(text, end).end()  # type: ignore[union-attr]
 
 
@@ -596,11 +615,11 @@ def read_manifests(
             documents = _json_documents(text, path)
         else:
             documents = _yaml_documents(text, path, max_nodes)
-        for number, doc, line in documents:
+        for number, doc, line, plain in documents:
             if doc is None:
                 continue
             for obj in _objects(doc, f"{path}: document {number}", problems):
-                subject = Subject(obj)  # made once: its reference places it, and it is judged
+                subject = Subject(obj, plain=plain)  # made once: its reference places it, and it is judged
                 subjects.append(subject)
                 locations.setdefault(subject.ref, (str(path), line))
     label = ", ".join(str(p) for p in paths) or "(no files)"

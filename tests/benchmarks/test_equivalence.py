@@ -113,7 +113,8 @@ def _documents(text: str, tree: bool, monkeypatch: pytest.MonkeyPatch, max_nodes
         if not tree:
             m.setattr(sources, "_tree_documents", lambda text, max_nodes: None)
         try:
-            return "ok", repr(list(sources._yaml_documents(text, Path("f.yaml"), max_nodes)))
+            # the document, its number and line; whether it is plain is the tree reader's to say
+            return "ok", repr([d[:3] for d in sources._yaml_documents(text, Path("f.yaml"), max_nodes)])
         except sources.SourceError as exc:
             return "refused", str(exc)
 
@@ -129,3 +130,37 @@ def test_the_tree_reader_reads_what_the_bounded_reader_reads(
             :200
         ]
     assert sources._tree_documents(texts[0], sources.DEFAULT_MAX_NODES) is not None  # the corpus takes the tree path
+
+
+PLAIN_OR_NOT = [
+    ("a: 1\nb: [x, 'y', 2.5, true, null, 18446744073709551615]\n", True),
+    ("a: -9223372036854775808\n", True),
+    ("a: 18446744073709551616\n", False),  # beyond uint64
+    ("a: -9223372036854775809\n", False),
+    ("a: 04da6b54-80e4-46f7-96ec-b56ff0331ba9\n", False),  # the engine's unknown sentinel, plain
+    ("a: ['dd056dcd-154b-4c76-9bd3-c8f88648b5ff']\n", False),  # and quoted
+    ("? null\n: x\n", False),  # a null key
+    ("2: a\ntrue: b\n", True),
+    ("a: 2024-01-01\n", True),  # a timestamp stays text
+]
+
+
+@pytest.mark.parametrize(("text", "plain"), PLAIN_OR_NOT)
+def test_a_plain_document_is_one_the_evaluator_need_not_walk(text: str, plain: bool) -> None:
+    """What the tree reader calls plain is what the evaluator's own walks would find nothing in."""
+    from baseline.cel import find_unknown_paths, unconvertible
+
+    [(_, doc, _, said)] = sources._tree_documents(text, sources.DEFAULT_MAX_NODES) or [(0, None, 0, None)]
+    assert said is plain
+    assert (not find_unknown_paths(doc) and unconvertible(doc) is None) is plain
+
+
+def test_the_corpus_is_read_plain(tmp_path: Path) -> None:
+    write_manifests(tmp_path, 300)
+    snap = sources.read_manifests([tmp_path])
+    assert snap.subjects and all(s.plain for s in snap.subjects)
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\nspec: {x: 99999999999999999999}")
+    [odd] = [s for s in sources.read_manifests([hostile]).subjects]
+    assert not odd.plain
+    assert {f.status for f in Evaluator().evaluate_all([odd])} == {"unknown"}  # walked, refused, never passed
