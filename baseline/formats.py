@@ -35,7 +35,7 @@ import json
 import re
 import textwrap
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _json_string  # the C encoder where CPython has it
@@ -203,6 +203,9 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     for sev_control in sorted(groups, key=lambda k: (-SEVERITY_ORDER.get(k[0], -1), _control_key(k[1]))):
         group = groups[sev_control]
         group.sort(key=by_subject)
+        if len({f.subject for f in group}) == len(group):
+            ordered.extend(group)  # no subject twice: the subject decides
+            continue
         start, n = 0, len(group)
         while start < n:
             subject = group[start].subject
@@ -222,19 +225,19 @@ def summarize(findings: Iterable[Finding]) -> dict[str, Any]:
     Every status and severity is present (zero or not), so consumers can read a key without a
     default, and owners are sorted: the summary is as deterministic as the findings.
     """
-    items = list(findings)
+    items = findings if isinstance(findings, Sequence) else list(findings)
+    counts = Counter((f.status, f.severity, f.mode) for f in items)
     by_status = dict.fromkeys(_STATUSES, 0)
     fail_by_severity = dict.fromkeys(_SEVERITIES, 0)
-    owners: set[str] = set()
     blocking = 0
-    for f in items:
-        by_status[f.status] = by_status.get(f.status, 0) + 1
-        if f.status == "fail":
-            fail_by_severity[f.severity] = fail_by_severity.get(f.severity, 0) + 1
-            owners.add(f.owner or "(no owner)")
-            blocking += f.blocking
+    for (status, severity, mode), n in counts.items():
+        by_status[status] = by_status.get(status, 0) + n
+        if status == "fail":
+            fail_by_severity[severity] = fail_by_severity.get(severity, 0) + n
+            blocking += n if mode == "enforce" else 0  # Finding.blocking
+    owners = {f.owner or "(no owner)" for f in items if f.status == "fail"} if by_status["fail"] else set()
     return {
-        "total": len(items),
+        "total": sum(counts.values()),
         "byStatus": by_status,
         "failBySeverity": fail_by_severity,
         "blocking": blocking,
@@ -501,55 +504,45 @@ def _json(findings: Sequence[Finding], ctx: AuditContext) -> Iterator[str]:
 
 
 class _FindingEncoder:
-    """``json.dumps(_scrub_data(f.to_dict()), ensure_ascii=False)``, made cheaply: the strings
-    findings share (control, title, message, type...) are encoded once."""
+    """``json.dumps(_scrub_data(f.to_dict()), ensure_ascii=False)``, made cheaply: a million findings
+    share a few hundred heads (control, policy, title, severity, mode, status), bodies (type,
+    message, remediation) and tails (cluster, namespace, owner); each is encoded once."""
 
-    __slots__ = ("_cache",)
+    __slots__ = ("_bodies", "_heads", "_tails")
 
     def __init__(self) -> None:
-        self._cache: dict[str, str] = {}
-
-    def _shared(self, text: str) -> str:
-        encoded = self._cache.get(text)
-        if encoded is None:
-            encoded = self._cache[text] = _json_string(text)
-        return encoded
+        self._heads: dict[tuple[str, ...], str] = {}
+        self._bodies: dict[tuple[str, ...], str] = {}
+        self._tails: dict[tuple[str | None, ...], str] = {}
 
     def __call__(self, f: Finding) -> str:
         if f.exception is not None or f.unknown or f.detail:  # rarer: the general encoder
             line = json.dumps(f.to_dict(), ensure_ascii=False)
         else:
-            shared = self._shared
-            parts = [
-                '{"control": ',
-                shared(f.control_id),
-                ', "policy": ',
-                shared(f.policy_name),
-                ', "title": ',
-                shared(f.title),
-                ', "severity": ',
-                shared(f.severity),
-                ', "mode": ',
-                shared(f.mode),
-                ', "status": ',
-                shared(f.status),
-                ', "subject": ',
-                _json_string(f.subject),
-                ', "type": ',
-                shared(f.subject_type),
-                ', "message": ',
-                shared(f.message),
-                ', "remediation": ',
-                shared(f.remediation),
-            ]
-            if f.cluster:
-                parts += (', "cluster": ', shared(f.cluster))
-            if f.namespace:
-                parts += (', "namespace": ', shared(f.namespace))
-            if f.owner:
-                parts += (', "owner": ', shared(f.owner))
-            parts.append("}")
-            line = "".join(parts)
+            key = (f.control_id, f.policy_name, f.title, f.severity, f.mode, f.status)
+            head = self._heads.get(key)
+            if head is None:
+                head = self._heads[key] = (
+                    f'{{"control": {_json_string(f.control_id)}, "policy": {_json_string(f.policy_name)},'
+                    f' "title": {_json_string(f.title)}, "severity": {_json_string(f.severity)},'
+                    f' "mode": {_json_string(f.mode)}, "status": {_json_string(f.status)}, "subject": '
+                )
+            said = (f.subject_type, f.message, f.remediation)
+            body = self._bodies.get(said)
+            if body is None:
+                body = self._bodies[said] = (
+                    f', "type": {_json_string(f.subject_type)}, "message": {_json_string(f.message)},'
+                    f' "remediation": {_json_string(f.remediation)}'
+                )
+            where = (f.cluster, f.namespace, f.owner)
+            tail = self._tails.get(where)
+            if tail is None:
+                tail = self._tails[where] = "".join(
+                    f", {_json_string(name)}: {_json_string(value)}"
+                    for name, value in zip(("cluster", "namespace", "owner"), where, strict=True)
+                    if value
+                ) + "}"
+            line = head + _json_string(f.subject) + body + tail
         # the encoder writes a lone surrogate as it is (ensure_ascii=False), so scrubbing the line
         # scrubs each of its strings; ASCII lines (nearly all) need no look
         if not line.isascii() and _SURROGATE.search(line):

@@ -26,6 +26,7 @@ is judged (each resource's outputs) and not the whole document with every input 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
 import io
 import json
@@ -36,6 +37,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -594,6 +596,7 @@ def read_manifests(
     *,
     max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
     max_nodes: int = DEFAULT_MAX_NODES,
+    jobs: int = 1,
 ) -> Snapshot:
     """Kubernetes manifests from files and directories (``*.yaml``, ``*.yml``, ``*.json``, recursive).
 
@@ -603,31 +606,85 @@ def read_manifests(
     skipped with a problem. Bad UTF-8, invalid YAML or JSON, duplicate keys, alias bombs, nesting
     deeper than :data:`MAX_DEPTH` and files over ``max_bytes`` are a :class:`SourceError` naming the
     file and the document.
+
+    ``jobs`` > 1 parses the files in that many worker processes when there are enough of them to
+    be worth it (:data:`PARALLEL_MIN_BYTES`); the snapshot is the same, object for object and
+    problem for problem, in the same order, and the first file in order that is refused is the error.
     """
     files = _manifest_files(paths)
     subjects: list[Subject] = []
     problems: list[str] = []
     locations: dict[str, tuple[str, int]] = {}
 
-    for path in files:
-        text = _read_text(path, max_bytes)
-        if path.suffix.lower() == ".json":
-            documents = _json_documents(text, path)
-        else:
-            documents = _yaml_documents(text, path, max_nodes)
-        for number, doc, line, plain in documents:
-            if doc is None:
-                continue
-            for obj in _objects(doc, f"{path}: document {number}", problems):
-                subject = Subject(obj, plain=plain)  # made once: its reference places it, and it is judged
-                subjects.append(subject)
-                locations.setdefault(subject.ref, (str(path), line))
+    for path, (objects, found) in zip(files, _parsed_files(files, max_bytes, max_nodes, jobs), strict=True):
+        problems.extend(found)
+        where = str(path)
+        for obj, line, plain in objects:
+            subject = Subject(obj, plain=plain)  # made once: its reference places it, and it is judged
+            subjects.append(subject)
+            locations.setdefault(subject.ref, (where, line))
     label = ", ".join(str(p) for p in paths) or "(no files)"
     snap = _snapshot(label, (), problems=problems, made=subjects)
     snap.locations = locations
     if not files:
         snap.problems.append(f"{label}: no manifest files (*.yaml, *.yml, *.json) found")
     return snap
+
+
+#: Below this much manifest text, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+
+_Parsed = tuple[list[tuple[dict[str, Any], int, bool]], list[str]]
+
+
+def _parse_file(path: Path, max_bytes: int, max_nodes: int) -> _Parsed:
+    """One file's Kubernetes objects (each with the line its document starts on, and whether it is
+    plain) and the problems with it; a :class:`SourceError` when it is refused."""
+    text = _read_text(path, max_bytes)
+    if path.suffix.lower() == ".json":
+        documents = _json_documents(text, path)
+    else:
+        documents = _yaml_documents(text, path, max_nodes)
+    objects: list[tuple[dict[str, Any], int, bool]] = []
+    problems: list[str] = []
+    for number, doc, line, plain in documents:
+        if doc is None:
+            continue
+        objects.extend((obj, line, plain) for obj in _objects(doc, f"{path}: document {number}", problems))
+    return objects, problems
+
+
+def _parse_file_in_worker(path: Path, max_bytes: int, max_nodes: int) -> tuple[bool, _Parsed | str]:
+    try:
+        return True, _parse_file(path, max_bytes, max_nodes)
+    except SourceError as exc:  # said in the parent, in file order
+        return False, str(exc)
+
+
+def _parsed_files(files: Sequence[Path], max_bytes: int, max_nodes: int, jobs: int) -> Iterator[_Parsed]:
+    """:func:`_parse_file` of each file, in order: here, or in ``jobs`` worker processes (forked,
+    so nothing is imported again) when the files are many and large enough."""
+    import multiprocessing
+
+    total = 0
+    if jobs > 1 and len(files) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with contextlib.suppress(OSError):
+            total = sum(f.stat().st_size for f in files)
+    if total < PARALLEL_MIN_BYTES:
+        for path in files:
+            yield _parse_file(path, max_bytes, max_nodes)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(files)), mp_context=multiprocessing.get_context("fork"))
+    try:
+        parsed = pool.map(_parse_file_in_worker, files, repeat(max_bytes), repeat(max_nodes), chunksize=1)
+        for ok, result in parsed:
+            if not ok:
+                raise SourceError(str(result))
+            yield result  # type: ignore[misc]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _objects(doc: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
