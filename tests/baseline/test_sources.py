@@ -552,3 +552,75 @@ def test_label_constants_are_the_components() -> None:
     from providers.incluster import BASELINE_VERSION_LABEL, OWNER_LABEL
 
     assert (sources.OWNER_LABEL, sources.BASELINE_VERSION_LABEL) == (OWNER_LABEL, BASELINE_VERSION_LABEL)
+
+
+# --------------------------------------------------------------------------- parsing in workers
+
+
+def _manifest_tree(root: Path) -> None:
+    """Files of several kinds: a List, JSON, a non-object document, an empty one, nested directories."""
+    (root / "a").mkdir()
+    (root / "a" / "ns.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, labels: {fleet-baseline.io/owner: shop-team}}\n"
+    )
+    (root / "a" / "list.yaml").write_text(
+        "apiVersion: v1\nkind: PodList\nitems:\n  - metadata: {name: p1, namespace: shop}\n    spec: {containers: []}\n"
+        "---\n---\n- not an object\n"
+    )
+    (root / "b.json").write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p2", "namespace": "shop"}}')
+    for i in range(6):
+        (root / f"c{i}.yml").write_text(
+            "".join(
+                f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}-{j}, namespace: shop}}\n"
+                for j in range(5)
+            )
+        )
+
+
+def _same_snapshot(a: sources.Snapshot, b: sources.Snapshot) -> None:
+    assert [(s.props, s.plain, s.ref) for s in a.subjects] == [(s.props, s.plain, s.ref) for s in b.subjects]
+    assert a.problems == b.problems and a.locations == b.locations and a.owners == b.owners
+
+
+def test_workers_read_what_one_process_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _manifest_tree(tmp_path)
+    alone = read_manifests([tmp_path])
+    monkeypatch.setattr(sources, "PARALLEL_MIN_BYTES", 0)
+    import concurrent.futures
+
+    pools: list[int] = []
+
+    class Pool(concurrent.futures.ProcessPoolExecutor):
+        def __init__(self, max_workers: int, **kwargs: Any) -> None:
+            pools.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
+    together = read_manifests([tmp_path], jobs=2)
+    _same_snapshot(alone, together)
+    assert pools == [2]  # parsed in two workers
+    assert len(alone.subjects) == 33 and any("not a Kubernetes object" in p for p in alone.problems)
+    assert alone.owners == {"shop": "shop-team"}
+
+
+def test_workers_report_the_first_refused_file_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _manifest_tree(tmp_path)
+    (tmp_path / "c2.yml").write_text("a: 1\na: 2\n")  # a duplicate key
+    (tmp_path / "c4.yml").write_bytes(b"\xff\xfe")  # not UTF-8
+    monkeypatch.setattr(sources, "PARALLEL_MIN_BYTES", 0)
+    errors = []
+    for jobs in (1, 2):
+        with pytest.raises(SourceError) as info:
+            read_manifests([tmp_path], jobs=jobs)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and errors[0].startswith(f"{tmp_path / 'c2.yml'}: ") and "duplicate key" in errors[0]
+
+
+def test_small_inputs_stay_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _manifest_tree(tmp_path)
+
+    def no_pool(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a worker pool for a few kilobytes")
+
+    monkeypatch.setattr("concurrent.futures.ProcessPoolExecutor", no_pool)
+    assert len(read_manifests([tmp_path], jobs=8).subjects) == 33
