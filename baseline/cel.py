@@ -35,6 +35,7 @@ __all__ = [
     "is_unknown",
     "new_activation",
     "referenced_paths",
+    "related_kinds",
     "unconvertible",
 ]
 
@@ -95,6 +96,9 @@ class CompiledCheck:
     operands: tuple[CompiledCheck, ...] = ()
     #: the target's own expression, before its variables were inlined (what :func:`compile_batch` binds)
     expression: str = ""
+    #: the only kinds of ``namespaceObjects`` the expression can be decided by (:func:`related_kinds`);
+    #: None: any object may count (or it reads none)
+    related_kinds: frozenset[str] | None = None
 
     def run(self, data: Mapping[str, Any]) -> tuple[bool | None, str | None]:
         """Evaluate against fresh data (``data['variables']`` holds ``params``)."""
@@ -186,7 +190,84 @@ def _compile_check(
         junction,
         operands,
         expression,
+        related_kinds(inlined),
     )
+
+
+_RELATED_USE = re.compile(r"namespaceObjects\b")
+_KIND_TEST = re.compile(
+    r"\.\s*exists\s*\(\s*([A-Za-z_]\w*)\s*,\s*(?:has\s*\(\s*\1\s*\.\s*kind\s*\)\s*&&\s*)?"
+    r"\1\s*\.\s*kind\s*==\s*'([A-Za-z][A-Za-z0-9]*)'\s*&&"
+)
+
+
+def related_kinds(expression: str) -> frozenset[str] | None:
+    """The kinds of ``namespaceObjects`` that can decide ``expression``, when that is plain from its
+    text; None otherwise (every object may count, or it reads no ``namespaceObjects``).
+
+    Only one form is read: every use is ``namespaceObjects.exists(o, [has(o.kind) &&] o.kind == 'K'
+    && ...)`` whose predicate joins its conditions with ``&&`` alone at its top level. For an object
+    whose kind is a string other than every such K, each predicate is false, so leaving the object out
+    changes no result: it neither makes an ``exists`` true nor raises an error. Anything else (``all``,
+    ``size(namespaceObjects)``, an ``||`` or ``?:`` at the predicate's top level) gives None.
+    """
+    uses = list(_RELATED_USE.finditer(expression))
+    if not uses:
+        return None
+    kinds: set[str] = set()
+    for use in uses:
+        test = _KIND_TEST.match(expression, use.end())
+        if test is None:
+            return None
+        close = _closing_paren(expression, use.end() + expression[use.end() :].index("("))
+        if close is None or _has_top_level_alternative(expression[test.end() : close]):
+            return None
+        kinds.add(test.group(2))
+    return frozenset(kinds)
+
+
+def _closing_paren(text: str, open_at: int) -> int | None:
+    """The index of the ``)`` that closes the ``(`` at ``open_at`` (string literals skipped)."""
+    depth, i, quote = 0, open_at, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _has_top_level_alternative(text: str) -> bool:
+    """Whether ``text`` has ``||`` or ``?`` outside every bracket and string literal."""
+    depth, i, quote = 0, 0, ""
+    while i < len(text):
+        c = text[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and (c == "?" or text.startswith("||", i)):
+            return True
+        i += 1
+    return False
 
 
 # --------------------------------------------------------------------------- batches

@@ -297,6 +297,7 @@ class Evaluator:
         self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
         self._stack: list[_Prepared] = []
         self._batches: dict[tuple[int, ...], _Batch] = {}
+        self._related: dict[tuple[int, ...], frozenset[str] | None] = {}
         for control in self.catalog:
             if self.mode(control) == "off":
                 continue
@@ -443,6 +444,9 @@ class Evaluator:
             is_namespace = s.kube_kind == ("", "Namespace")
             own_unknown = is_namespace and _membership_unknown(s)
             members = by_namespace.get(s.object_name or "", []) if is_namespace and not own_unknown else []
+            wanted = self._related_kinds(prepared)
+            if wanted is not None:  # objects of other kinds cannot decide these checks: not converted for them
+                members = [i for i in members if _may_be_of(subjects[i].props.get("kind"), wanted)]
             extra: dict[str, Any] = {"namespaceObjects": [subjects[i].props for i in members]}
             related = [unknowns[i] for i in members if unknowns[i]]
             if is_namespace and (floating or own_unknown):
@@ -470,6 +474,22 @@ class Evaluator:
         return findings
 
     # ------------------------------------------------------------------ internals
+
+    def _related_kinds(self, prepared: Sequence[_Prepared]) -> frozenset[str] | None:
+        """The kinds of ``namespaceObjects`` that can decide any of these checks (None: every kind)."""
+        key = tuple(map(id, prepared))
+        if key not in self._related:
+            kinds: set[str] = set()
+            for p in prepared:
+                if "namespaceObjects" not in p.check.inlined:
+                    continue
+                if p.check.related_kinds is None:
+                    self._related[key] = None
+                    break
+                kinds |= p.check.related_kinds
+            else:
+                self._related[key] = frozenset(kinds)
+        return self._related[key]
 
     def _exempt_system(self, control: Control, subject: Subject) -> bool:
         if not control.exempts_system_namespaces or subject.kube_kind is None:
@@ -626,6 +646,12 @@ class _Scans:
             subject = self._subjects[i]
             refused = self._refusals[i] = None if subject.plain else unconvertible(subject.props)
         return refused  # type: ignore[no-any-return]
+
+
+def _may_be_of(kind: Any, kinds: frozenset[str]) -> bool:
+    """Whether an object whose ``kind`` is this may be of one of ``kinds``: yes unless it is plainly
+    another (a string, not an unknown sentinel, not among them)."""
+    return not isinstance(kind, str) or kind in kinds or is_unknown(kind)
 
 
 def _membership_unknown(subject: Subject) -> bool:

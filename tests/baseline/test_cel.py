@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from baseline.cel import (
     UNKNOWN_SENTINELS,
@@ -141,3 +145,53 @@ def test_presence_tests_only_care_about_the_key() -> None:
     u = ("metadata", "annotations", "x")
     assert unknown_hits([u], values, presence) == []  # below a has() and beside the read value
     assert unknown_hits([("metadata",)], values, presence) == ["metadata"]  # the tested key itself
+
+
+# --------------------------------------------------------------------------- related kinds
+
+RELATED = [
+    ("namespaceObjects.exists(o, o.kind == 'A' && o.x)", {"A"}),
+    ("namespaceObjects.exists(o, has(o.kind) && o.kind == 'A' && (o.x || o.y))", {"A"}),
+    (
+        "namespaceObjects.exists(o, o.kind == 'A' && o.s == ')||(')"
+        " && namespaceObjects.exists(p, p.kind == 'B' && 1 == 1)",
+        {"A", "B"},
+    ),
+    ("namespaceObjects.exists(o, o.kind == 'A' && o.x || true)", None),  # true for any kind
+    ("namespaceObjects.exists(o, o.kind == 'A' && o.b ? true : true)", None),
+    ("namespaceObjects.exists(o, o.kind == 'A')", None),  # no && after the kind: not the form read
+    ("namespaceObjects.all(o, o.kind == 'A' && o.x)", None),
+    ("namespaceObjects.exists_one(o, o.kind == 'A' && o.x)", None),
+    ("size(namespaceObjects) > 0", None),
+    ("namespaceObjects.exists(o, o.kind == 'A' && o.x) || size(namespaceObjects) == 0", None),
+    ("namespaceObjects.exists(o, p.kind == 'A' && o.x)", None),  # another variable's kind
+    ("object.kind == 'Namespace'", None),  # reads no namespaceObjects
+]
+
+
+@pytest.mark.parametrize(("expression", "kinds"), RELATED)
+def test_related_kinds_are_read_only_from_the_safe_form(expression: str, kinds: set[str] | None) -> None:
+    from baseline.cel import related_kinds
+
+    assert related_kinds(expression) == (frozenset(kinds) if kinds is not None else None)
+
+
+SENTINEL_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_MEMBER = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["A", "B", "C"]) | st.integers(0, 3) | st.just(SENTINEL_STRING)},
+    optional={"x": st.booleans() | st.integers(0, 3) | st.text(max_size=2), "s": st.sampled_from([")||(", "a"])},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([e for e, k in RELATED if k is not None]), st.lists(_MEMBER | st.just({}), max_size=6))
+def test_leaving_out_other_kinds_changes_no_result(expression: str, members: list[dict[str, Any]]) -> None:
+    """The soundness :func:`related_kinds` promises: the same value (or the same error) without the
+    objects of other kinds."""
+    from baseline.cel import related_kinds
+
+    kinds = related_kinds(expression)
+    assert kinds is not None
+    kept = [m for m in members if not isinstance(m.get("kind"), str) or m["kind"] in kinds | {SENTINEL_STRING}]
+    check = compile_check(expression, [])
+    assert check.run({"namespaceObjects": members}) == check.run({"namespaceObjects": kept})

@@ -53,10 +53,14 @@ def _broken(obj: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     return obj
 
 
-def _evaluate(subjects: list[Subject], batched: bool, monkeypatch: pytest.MonkeyPatch) -> list[Finding]:
+def _evaluate(
+    subjects: list[Subject], batched: bool, monkeypatch: pytest.MonkeyPatch, filtered: bool = True
+) -> list[Finding]:
     with monkeypatch.context() as m:
         if not batched:
             m.setattr(evaluator_module, "compile_batch", lambda checks: None)
+        if not filtered:
+            m.setattr(evaluator_module, "_may_be_of", lambda kind, kinds: True)
         evaluator = Evaluator(
             load_catalog(),
             params={"defaultPodSecurityLevel": "restricted", "namespaceLevels": {"team-1": "privileged"}},
@@ -73,6 +77,48 @@ def test_batched_evaluation_gives_every_verdict_and_error_of_one_by_one(monkeypa
     assert batched == one_by_one
     statuses = {f.status for f in batched}
     assert {"pass", "fail", "unknown"} <= statuses  # errors and unknowns were exercised too
+
+
+def _odd_kind(obj: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    """Objects a namespace's checks must still see, or may leave out: odd kinds and broken policies."""
+    obj = copy.deepcopy(obj)
+    choice = rng.randrange(6)
+    if choice == 0:
+        obj["kind"] = UNKNOWN  # may be any kind: kept
+    elif choice == 1:
+        obj["kind"] = 7  # not a string: kept
+    elif choice == 2:
+        del obj["kind"]
+    elif choice == 3 and obj["kind"] == "NetworkPolicy":
+        obj["spec"] = {"podSelector": UNKNOWN, "policyTypes": ["Ingress", "Egress"]}
+    elif choice == 4 and obj["kind"] == "ResourceQuota":
+        obj["spec"] = {"hard": "lots"}  # an error inside the predicate
+    elif choice == 5:
+        obj["spec"] = {"x": 2**70}  # a value CEL cannot hold: only matters where the object is handed over
+    return obj
+
+
+def test_namespace_checks_see_only_the_kinds_that_decide_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leaving out of ``namespaceObjects`` the objects of kinds no check there can be decided by
+    changes no verdict, error or unknown (but a value CEL cannot hold in a left-out Deployment no longer
+    makes the namespace's checks unknown: those are compared apart)."""
+    rng = random.Random(11)
+    corpus = list(objects(3000))
+    spaces = sorted({o["metadata"].get("namespace") or "" for o in corpus})
+    odd_spaces = set(spaces[::2])  # the other half keeps namespaces that decide
+    odd = [_odd_kind(o, rng) for o in corpus if o["metadata"].get("namespace") in odd_spaces and rng.random() < 0.3]
+    subjects = [Subject(o) for o in corpus + odd]
+    filtered = _evaluate(subjects, True, monkeypatch)
+    whole = _evaluate(subjects, True, monkeypatch, filtered=False)
+    assert len(filtered) == len(whole)
+    differ = [(a, b) for a, b in zip(filtered, whole, strict=True) if a != b]
+    for a, b in differ:  # only namespaces where a left-out object held what the runtime refuses
+        assert a.subject.startswith("Namespace/") and b.status == "unknown" and "could not evaluate" in (b.detail or "")
+        # decided, or undecided for an object of a kind that counts (an unknown, or its own refusal)
+        assert a.status in {"pass", "fail"} or a.unknown or " in NetworkPolicy/" in (a.detail or ""), a
+    assert differ, "a refusal in a left-out object was exercised"
+    namespaces = [f for f in filtered if f.subject.startswith("Namespace/") and f.control_id in {"NS-02", "NS-05"}]
+    assert {"pass", "fail", "unknown"} <= {f.status for f in namespaces}, "the corpus exercises every outcome"
 
 
 ODD_YAML = [
