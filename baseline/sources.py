@@ -126,6 +126,15 @@ class SourceError(ValueError):
     """A source cannot be read at all. The message names the file and where in it; the CLI exits 2."""
 
 
+def _quote(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: an error quotes what it refused, not all of it."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to write out
+        text = f"<a {type(value).__name__} too long to show>"
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 @dataclass
 class Snapshot:
     """One source's objects, ready to judge, and what routing and reports need about them.
@@ -277,9 +286,9 @@ class _Constructor(SafeConstructor):
             try:
                 duplicate = key in mapping
             except TypeError:
-                raise ConstructorError(None, None, f"unhashable key {key!r}", key_node.start_mark) from None
+                raise ConstructorError(None, None, f"unhashable key {_quote(key)}", key_node.start_mark) from None
             if duplicate:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                raise ConstructorError(None, None, f"duplicate key {_quote(key)}", key_node.start_mark)
             mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
@@ -558,7 +567,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in pairs:
         if k in out:
-            raise ValueError(f"duplicate key {k!r}")
+            raise ValueError(f"duplicate key {_quote(k)}")
         out[k] = v
     return out
 
@@ -749,7 +758,7 @@ class _JsonStream:
         self.source = source
         self._max = max_bytes
         self._decoder = codecs.getincrementaldecoder("utf-8")()
-        self._decode = json.JSONDecoder().raw_decode
+        self._decode = _JSON_STRICT.raw_decode  # duplicate keys refused at any depth
         self.buf = ""
         self.pos = 0
         self._base = 0  # byte offset of buf[0]
@@ -893,8 +902,12 @@ class _StateReader:
         if stream.peek() == "}":
             stream.pos += 1
             return
+        seen: set[str] = set()
         while True:
             key = stream.key()
+            if key in seen:  # Go's decoder keeps the last; which one the engine meant is anyone's guess
+                raise stream._fail(f"refused: duplicate key {_quote(key)}")
+            seen.add(key)
             stream.expect(":")
             here = (*path, key)
             c = stream.peek()
@@ -907,7 +920,7 @@ class _StateReader:
                 value, _, _ = stream.value()
                 if here == ("version",) and value not in _SUPPORTED_VERSIONS:
                     raise SourceError(
-                        f"{self.source}: deployment version {value!r}: this reader knows versions 1 to 3"
+                        f"{self.source}: deployment version {_quote(value)}: this reader knows versions 1 to 3"
                         " (pulumi stack export writes 3)"
                     )
                 if here in _KEEP:
@@ -943,7 +956,7 @@ class _StateReader:
         typ: str = res["type"]
         parts = urn.split("::", 3)
         if len(parts) != 4 or not parts[0].startswith("urn:pulumi:"):
-            self.problems.append(f"{self.source}: resources[{index}]: {urn!r} is not a Pulumi URN: skipped")
+            self.problems.append(f"{self.source}: resources[{index}]: {_quote(urn, 200)} is not a Pulumi URN: skipped")
             return
         if self.stack is None or typ == "pulumi:pulumi:Stack":
             self.stack = parts[0].removeprefix("urn:pulumi:")

@@ -227,6 +227,30 @@ def test_a_state_number_python_cannot_convert_is_refused_at_its_byte(tmp_path: P
         read_state(path)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"version": ' + "9" * 3000 + ', "deployment": {}}',
+        '{"version": "' + "v" * 3000 + '", "deployment": {}}',
+        '{"version": 3, "deployment": {"resources": [], "resources": []}}',
+        '{"version": 3, "deployment": {"resources": [{"urn": "a", "type": "x", "urn": "b"}]}}',
+    ],
+)
+def test_a_refusal_quotes_what_it_refused_briefly(tmp_path: Path, text: str) -> None:
+    """A 3,000-digit version was quoted whole in the error (found by the state-export properties);
+    a key given twice, at any depth, was read (Go's decoder, and so the engine, keeps the last)."""
+    path = tmp_path / "state.json"
+    path.write_text(text)
+    with pytest.raises(SourceError) as info:
+        read_state(path)
+    assert len(str(info.value)) < len(str(path)) + 200, str(info.value)
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"apiVersion": "v1", "kind": "Pod", "' + "k" * 3000 + '": 1, "' + "k" * 3000 + '": 2}')
+    with pytest.raises(SourceError, match="duplicate key 'kkk") as info:
+        read_manifests([manifest])
+    assert len(str(info.value)) < len(str(manifest)) + 200
+
+
 @pytest.mark.parametrize("depth", [200, 900, 5000])
 def test_a_secret_whose_plaintext_nests_too_deep_is_refused(tmp_path: Path, depth: int) -> None:
     """The plaintext of a secret is JSON text inside a string: it escaped the depth bound, and at
