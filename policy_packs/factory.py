@@ -376,6 +376,10 @@ def _sentinel_at(obj: Any, path: Sequence[str]) -> str:
     return UNKNOWN_STRING_VALUE
 
 
+#: resources whose evaluation :class:`PackRuntime` keeps for the next policies' questions about them
+_RECENT = 32
+
+
 class PackRuntime:
     """One per pack process: the setup, the preview flag, and the shared evaluators.
 
@@ -389,6 +393,10 @@ class PackRuntime:
         self.today = today
         self._evaluators: dict[str, Evaluator] = {}
         self._lock = threading.Lock()
+        # the engine asks every resource policy about every resource: the first policy's evaluation
+        # of a resource (every target at once) serves the others (a few recent resources are kept)
+        self._recent: dict[tuple[str, str | None, int], tuple[Mapping[str, Any], list[Finding]]] = {}
+        self._applies: dict[tuple[str, str], bool] = {}
 
     def evaluator(self, overrides: Mapping[str, Any] | None = None) -> Evaluator:
         key = json.dumps(overrides or {}, sort_keys=True, default=str)
@@ -414,9 +422,39 @@ class PackRuntime:
         values = {k: unwrap(v) for k, v in (config or {}).items() if k in readable}
         return {k: v for k, v in values.items() if k not in self.setup.params or self.setup.params[k] != v}
 
+    def may_apply(self, control: Control, resource_type: str) -> bool:
+        """False when no object target of ``control`` can apply to a resource of this type: a cloud
+        type it does not name, or a Kubernetes kind (read from the ``kubernetes:`` token) it does not
+        list. Decided before the resource's properties are copied out of the SDK's proxies."""
+        key = (control.id, resource_type)
+        known = self._applies.get(key)
+        if known is None:
+            kube = Subject({}, type=resource_type).kube_kind if resource_type.startswith("kubernetes:") else None
+            known = False
+            for t in control.applicable_targets():
+                if t.scope != "object":
+                    continue
+                if t.type is not None:
+                    known = known or t.type == resource_type
+                elif kube is None or any((k.group, k.kind) == kube for k in t.kinds):
+                    known = True  # a kind target, and a type that does not say the kind
+            self._applies[key] = known
+        return known
+
     def findings(self, control: Control, subject: Subject, config: Mapping[str, Any] | None) -> list[Finding]:
         ev = self.evaluator(self.overrides(control, config))
-        return [f for f in ev.evaluate(subject) if f.control_id == control.id]
+        key = (subject.ref, subject.type, id(ev))
+        with self._lock:
+            recent = self._recent.get(key)
+        if recent is not None and recent[0] == subject.props:
+            every = recent[1]
+        else:
+            every = ev.evaluate(subject)
+            with self._lock:
+                self._recent[key] = (subject.props, every)
+                while len(self._recent) > _RECENT:
+                    del self._recent[next(iter(self._recent))]
+        return [f for f in every if f.control_id == control.id]
 
     def stack_findings(
         self, control: Control, subjects: Sequence[Subject], config: Mapping[str, Any] | None
@@ -483,7 +521,7 @@ def _metadata(control: Control, catalog: Catalog, setup: PackSetup, targets: Seq
 
 def _resource_policy(control: Control, runtime: PackRuntime, targets: Sequence[Target]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if runtime.setup.off_in_wave(control, args.get_config()):
+        if not runtime.may_apply(control, args.resource_type) or runtime.setup.off_in_wave(control, args.get_config()):
             return
         props = unwrap(args.props)
         subject = Subject(props, type=args.resource_type, name=args.name, urn=args.urn)

@@ -309,3 +309,63 @@ def test_stack_policy_reports_against_the_resource_urn(catalog: Any) -> None:
     reported.clear()
     policy.validate(StackValidationArgs([ns, deny]), lambda m, u=None: reported.append((m, u)))
     assert reported == []
+
+
+# --------------------------------------------------------------------------- one evaluation per resource
+
+
+PRIVILEGED_POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "p", "namespace": "shop"},
+    "spec": {"containers": [{"name": "c", "image": "nginx", "securityContext": {"privileged": True}}]},
+}
+
+
+def test_every_policy_asked_about_a_resource_costs_one_evaluation(
+    catalog: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine asks every resource policy about every resource; the pack evaluates the resource
+    once, and a policy whose targets cannot apply to the type does not even copy its properties."""
+    import policy_packs.factory as factory
+    from baseline.evaluator import Evaluator
+
+    calls: list[str] = []
+    real = Evaluator.evaluate
+    monkeypatch.setattr(Evaluator, "evaluate", lambda self, s: calls.append(s.ref) or real(self, s))
+    unwrapped: list[Any] = []
+    real_unwrap = factory.unwrap
+    depth = [0]
+
+    def counted_unwrap(value: Any) -> Any:  # unwrap recurses: count the outermost calls
+        unwrapped.extend([value] if depth[0] == 0 else [])
+        depth[0] += 1
+        try:
+            return real_unwrap(value)
+        finally:
+            depth[0] -= 1
+
+    monkeypatch.setattr(factory, "unwrap", counted_unwrap)
+
+    def ask_all(props: dict[str, Any], type_: str) -> dict[str, list[tuple[str, str | None]]]:
+        policies = build_policies(catalog, is_preview=lambda: True)
+        policies = [p for p in policies if isinstance(p, ResourceValidationPolicy)]
+        return {p.name: _validate(p, _args(props, type_=type_)) for p in policies}
+
+    pod = "kubernetes:core/v1:Pod"
+    first = ask_all(PRIVILEGED_POD, pod)
+    assert calls == [URN]
+    applicable = {
+        c.policy_name
+        for c in catalog
+        for t in c.applicable_targets()
+        if t.scope == "object" and ("", "Pod") in {(k.group, k.kind) for k in t.kinds}
+    }
+    assert len(unwrapped) == len(applicable) < len(first)  # the others returned before copying anything
+    assert first["pod-01-no-privileged-containers"]
+    # the same answers as evaluating afresh for each policy, and a changed resource is evaluated again
+    changed = {**PRIVILEGED_POD, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}
+    second = ask_all(changed, pod)
+    assert calls == [URN, URN]
+    assert second != first
+    assert not [n for n, v in second.items() if v and n.startswith("pod-01")]
