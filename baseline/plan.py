@@ -792,7 +792,7 @@ class RegisteredResource:
         if self.provider:
             out["provider"] = self.provider
         if self.dependencies:
-            out["dependencies"] = list(self.dependencies)
+            out["dependencies"] = sorted(self.dependencies)  # a set to the engine: the SDK sends it in hash order
         if self.protect:
             out["protect"] = True
         if self.delete_before_replace is not None:

@@ -360,6 +360,15 @@ def unwrap(value: Any) -> Any:
     return value
 
 
+def _kind_of(props: Any) -> dict[str, Any]:
+    """A resource's ``apiVersion`` and ``kind`` as :func:`unwrap` would give them (an unknown as its
+    wire sentinel), read from behind the SDK's proxy without copying the rest: enough to tell its kind."""
+    target = props["__target"] if isinstance(props, _DictProxy) else props
+    if not isinstance(target, Mapping):
+        return {}
+    return {k: target[k] for k in ("apiVersion", "kind") if k in target}
+
+
 def _sentinel_at(obj: Any, path: Sequence[str]) -> str:
     """The wire sentinel found under ``path`` (list indices dropped), for the SDK's error message."""
     if isinstance(obj, str) and obj in UNKNOWN_SENTINELS:
@@ -396,7 +405,7 @@ class PackRuntime:
         # the engine asks every resource policy about every resource: the first policy's evaluation
         # of a resource (every target at once) serves the others (a few recent resources are kept)
         self._recent: dict[tuple[str, str | None, int], tuple[Mapping[str, Any], list[Finding]]] = {}
-        self._applies: dict[tuple[str, str], bool] = {}
+        self._applies: dict[tuple[str, str | None, tuple[str, str] | None], bool] = {}
 
     def evaluator(self, overrides: Mapping[str, Any] | None = None) -> Evaluator:
         key = json.dumps(overrides or {}, sort_keys=True, default=str)
@@ -422,22 +431,18 @@ class PackRuntime:
         values = {k: unwrap(v) for k, v in (config or {}).items() if k in readable}
         return {k: v for k, v in values.items() if k not in self.setup.params or self.setup.params[k] != v}
 
-    def may_apply(self, control: Control, resource_type: str) -> bool:
-        """False when no object target of ``control`` can apply to a resource of this type: a cloud
-        type it does not name, or a Kubernetes kind (read from the ``kubernetes:`` token) it does not
-        list. Decided before the resource's properties are copied out of the SDK's proxies."""
-        key = (control.id, resource_type)
+    def may_apply(self, control: Control, probe: Subject) -> bool:
+        """Whether any object target of ``control`` applies to ``probe`` (a resource's type and kind,
+        as :meth:`Evaluator.targets_for` matches them), decided before its properties are copied."""
+        key = (control.id, probe.type, probe.kube_kind)
         known = self._applies.get(key)
         if known is None:
-            kube = Subject({}, type=resource_type).kube_kind if resource_type.startswith("kubernetes:") else None
-            known = False
-            for t in control.applicable_targets():
-                if t.scope != "object":
-                    continue
-                if t.type is not None:
-                    known = known or t.type == resource_type
-                elif kube is None or any((k.group, k.kind) == kube for k in t.kinds):
-                    known = True  # a kind target, and a type that does not say the kind
+            known = any(
+                (t.type is not None and t.type == probe.type)
+                or (probe.kube_kind is not None and any((k.group, k.kind) == probe.kube_kind for k in t.kinds))
+                for t in control.applicable_targets()
+                if t.scope == "object"
+            )
             self._applies[key] = known
         return known
 
@@ -521,7 +526,8 @@ def _metadata(control: Control, catalog: Catalog, setup: PackSetup, targets: Seq
 
 def _resource_policy(control: Control, runtime: PackRuntime, targets: Sequence[Target]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        if not runtime.may_apply(control, args.resource_type) or runtime.setup.off_in_wave(control, args.get_config()):
+        probe = Subject(_kind_of(args.props), type=args.resource_type)  # its kind: nothing copied yet
+        if not runtime.may_apply(control, probe) or runtime.setup.off_in_wave(control, args.get_config()):
             return
         props = unwrap(args.props)
         subject = Subject(props, type=args.resource_type, name=args.name, urn=args.urn)

@@ -20,7 +20,6 @@ volume type, probe and hook host; Windows and user-namespace exemptions).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -1077,22 +1076,3 @@ def test_expressions_stay_portable_to_kubernetes_cel(control_id: str) -> None:
                 assert construct not in text, (control_id, construct)
         names = {v.name for v in target.variables}
         assert "podSecurityLevel" in names and "podSpec" in names
-
-
-def test_evaluation_is_fast_enough_for_a_fleet_audit() -> None:
-    """A rough guard: the nine POD controls on a realistic Deployment, well under a millisecond."""
-    evaluator = Evaluator(
-        CATALOG, params=PARAMS, modes={c.id: c.default_mode if c.id in POD_CONTROLS else "off" for c in CATALOG}
-    )
-    obj = workload("Deployment", restricted_spec(
-        initContainers=[container("init", **RESTRICTED_SC)],
-        volumes=[{"name": "cfg", "configMap": {"name": "cfg"}}],
-    ))
-    subject = Subject(obj)
-    assert len(evaluator.evaluate(subject)) == len(POD_CONTROLS)
-    n = 300
-    t0 = time.perf_counter()
-    for _ in range(n):
-        evaluator.evaluate(subject)
-    per_object = (time.perf_counter() - t0) / n
-    assert per_object < 0.005, f"{per_object * 1e3:.2f} ms per workload"
