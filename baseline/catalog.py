@@ -13,7 +13,9 @@ A target says what a control checks and how:
 * ``kinds: [Namespace]`` or ``kinds: workloads``: Kubernetes objects, live or as Pulumi
   ``kubernetes:*`` resources (their inputs are the object). ``workloads`` is the library's list.
 * ``scope: stack``: a whole-stack (or whole-cluster) check, evaluated once per object of ``kinds``
-  with ``namespaceObjects`` (every object in the namespace the object names) beside it.
+  with ``namespaceObjects`` (every object in the namespace the object names) beside it. Written as
+  ``namespaceObjects.exists(o, o.kind == 'K' && ...)``, the evaluator hands it only objects of those
+  kinds (``baseline.cel.related_kinds``), which changes no result and spares converting the rest.
 * ``cloud: aks`` with ``notApplicable: "..."``: an explicit, reported "not on this cloud, covered by".
 
 Expressions use ``object`` and ``variables.<name>``; ``variables.params`` carries the intent's

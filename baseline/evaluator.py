@@ -401,7 +401,9 @@ class Evaluator:
         A Kubernetes stack-scope target sees ``namespaceObjects`` (every object in the namespace the
         Namespace names); a cloud stack-scope target sees ``stackResources`` (every subject as
         ``{type, name, props}``): "this cluster has an OIDC provider or the Pod Identity agent".
-        Objects are grouped once and each object's unknowns found once: no quadratic joins.
+        Objects are grouped once and each object's unknowns found once: no quadratic joins. Where a
+        check's text shows that only objects of some kinds can decide it (:func:`~baseline.cel.related_kinds`),
+        ``namespaceObjects`` holds only those (and any whose kind is unknown or not a string).
         """
         return self._evaluate_stack(subjects, _Scans(subjects))
 
