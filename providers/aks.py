@@ -99,7 +99,7 @@ from pulumi_azure_native import authorization, containerservice, managedidentity
 from baseline.intent import AksCluster as AksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
 from baseline.loader import IntentError
-from providers.cluster import ClusterComponent
+from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import BASELINE_VERSION_LABEL, ServiceAccountAnnotations
 
 __all__ = [
@@ -675,35 +675,9 @@ def credentials_endpoint(kubeconfig_b64: str) -> tuple[str, str]:
 
 def kubeconfig(cluster_name: str, server: str, ca_data: str, tenant_id: str) -> dict[str, Any]:
     """A kubeconfig that authenticates with kubelogin (Entra ID): no long-lived credential in it."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "kubelogin",
-                        "args": [
-                            "get-token",
-                            "--login",
-                            "azurecli",
-                            "--server-id",
-                            AKS_AAD_SERVER_ID,
-                            "--tenant-id",
-                            tenant_id,
-                        ],
-                        "interactiveMode": "Never",
-                        "provideClusterInfo": False,
-                    }
-                },
-            }
-        ],
-    }
+    args = ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_ID, "--tenant-id", tenant_id]
+    plugin = {"command": "kubelogin", "args": args, "interactiveMode": "Never", "provideClusterInfo": False}
+    return exec_kubeconfig(cluster_name, server, ca_data, plugin)
 
 
 # --------------------------------------------------------------------------- wiring

@@ -17,7 +17,29 @@ import pulumi_kubernetes as k8s
 from baseline.intent import Intent
 from providers.incluster import InClusterBaseline
 
-__all__ = ["ClusterComponent"]
+__all__ = ["ClusterComponent", "exec_kubeconfig"]
+
+
+def exec_kubeconfig(name: str, server: str, ca_data: str, exec_config: Mapping[str, Any]) -> dict[str, Any]:
+    """A kubeconfig with one cluster, context and user, all called ``name``, whose user runs a
+    credential plugin (``exec_config``, after ``apiVersion: client.authentication.k8s.io/v1beta1``, in
+    the order given: the text is an input of the Kubernetes provider, so it must not reshuffle):
+    a short-lived token at each use, no long-lived credential in the file."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "users": [
+            {
+                "name": name,
+                "user": {
+                    "exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", **exec_config},
+                },
+            }
+        ],
+    }
 
 
 class ClusterComponent(pulumi.ComponentResource):

@@ -53,7 +53,7 @@ from pulumi_aws import eks as aws_eks
 
 from baseline.intent import EksCluster as EksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
-from providers.cluster import ClusterComponent
+from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import (
     BASELINE_VERSION_LABEL,
     PATCH_FORCE_ANNOTATION,
@@ -524,35 +524,9 @@ def aws_auth_config_map(intent: Intent, node_role_arn: str | pulumi.Output[str])
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
     """A kubeconfig that authenticates with ``aws eks get-token``: no long-lived credential in it."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-        "current-context": cluster_name,
-        "users": [
-            {
-                "name": cluster_name,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "aws",
-                        "args": [
-                            "eks",
-                            "get-token",
-                            "--cluster-name",
-                            cluster_name,
-                            "--region",
-                            region,
-                            "--output",
-                            "json",
-                        ],
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
-    }
+    args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]
+    plugin = {"command": "aws", "args": args, "interactiveMode": "Never"}
+    return exec_kubeconfig(cluster_name, endpoint, ca_data, plugin)
 
 
 # --------------------------------------------------------------------------- wiring

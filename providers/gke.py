@@ -83,7 +83,7 @@ from pulumi_kubernetes.rbac import v1 as rbac_v1
 
 from baseline.intent import GkeCluster as GkeLocation
 from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
-from providers.cluster import ClusterComponent
+from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import BASELINE_VERSION_LABEL, Manifest, resource_name
 
 __all__ = [
@@ -528,30 +528,16 @@ def service_account_annotations(intent: Intent) -> dict[tuple[str, str], dict[st
 def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
     """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it."""
     server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": context, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
-        "contexts": [{"name": context, "context": {"cluster": context, "user": context}}],
-        "current-context": context,
-        "users": [
-            {
-                "name": context,
-                "user": {
-                    "exec": {
-                        "apiVersion": "client.authentication.k8s.io/v1beta1",
-                        "command": "gke-gcloud-auth-plugin",
-                        "installHint": (
-                            "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/"
-                            "how-to/cluster-access-for-kubectl#install_plugin"
-                        ),
-                        "provideClusterInfo": True,
-                        "interactiveMode": "Never",
-                    }
-                },
-            }
-        ],
+    plugin = {
+        "command": "gke-gcloud-auth-plugin",
+        "installHint": (
+            "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/"
+            "how-to/cluster-access-for-kubectl#install_plugin"
+        ),
+        "provideClusterInfo": True,
+        "interactiveMode": "Never",
     }
+    return exec_kubeconfig(context, server, ca_data, plugin)
 
 
 # --------------------------------------------------------------------------- wiring
