@@ -292,8 +292,9 @@ def intent_from_config(
                 merged[key] = {**merged[key], **value}
             else:
                 merged[key] = value
-    if not merged:
+    if "intentFile" not in config and "intent" not in config:
         raise IntentError(source, [(f"{CONFIG_NAMESPACE}:intent", "set 'intent' or 'intentFile'")])
+    # an empty intent (a file holding `{}`) is validated like any other: it lacks the required fields
     return intent_from_mapping(merged, source, known_controls)
 
 

@@ -19,6 +19,7 @@ import math
 import random
 import re
 import reprlib
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -86,10 +87,16 @@ def scratch() -> Iterator[Path]:
 
 @contextlib.contextmanager
 def within(seconds: float = SECONDS) -> Iterator[None]:
+    """The block's CPU time is under ``seconds``: a hang guard, not a speed target. Not judged while
+    a tracer runs (hypothesis traces a failing example to explain it, coverage tools trace every
+    line): a deeply nested input then costs the tracer 50 times what it costs the reader (36 CPU
+    seconds once, in the long run, for what takes 0.7)."""
+    traced = sys.gettrace() is not None
     start = time.process_time()
     yield
     took = time.process_time() - start
-    assert took < seconds, f"took {took:.1f} CPU seconds (limit {seconds})"
+    if not (traced or sys.gettrace() is not None):
+        assert took < seconds, f"took {took:.1f} CPU seconds (limit {seconds})"
 
 
 # =========================================================================== the intent loader

@@ -65,6 +65,16 @@ def test_an_intent_file_that_is_not_utf8_through_stack_config(tmp_path: Path) ->
     assert err.getvalue().startswith("error: invalid intent in ") and "Traceback" not in err.getvalue()
 
 
+def test_an_empty_intent_file_names_the_fields_it_lacks(tmp_path: Path) -> None:
+    """An intent file holding ``{}`` was reported as 'set intent or intentFile' (found by the long run)."""
+    (tmp_path / "intent.yaml").write_text("{}\n")
+    with pytest.raises(IntentError) as info:
+        intent_from_config({"intentFile": "intent.yaml"}, tmp_path)
+    assert {"baselineVersion", "cluster"} <= {p.path for p in info.value.problems}, info.value
+    with pytest.raises(IntentError, match="set 'intent' or 'intentFile'"):
+        intent_from_config({}, tmp_path)
+
+
 def test_cross_reference_problems_each_have_their_path() -> None:
     """The intent's cross-reference checks came back as one problem at the top level, paths in its text."""
     data = {
