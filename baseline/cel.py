@@ -219,16 +219,17 @@ def related_kinds(expression: str) -> frozenset[str] | None:
         test = _KIND_TEST.match(expression, use.end())
         if test is None:
             return None
-        close = _closing_paren(expression, use.end() + expression[use.end() :].index("("))
+        close = _closing_paren(expression, expression.index("(", use.end()))
         if close is None or _has_top_level_alternative(expression[test.end() : close]):
             return None
         kinds.add(test.group(2))
     return frozenset(kinds)
 
 
-def _closing_paren(text: str, open_at: int) -> int | None:
-    """The index of the ``)`` that closes the ``(`` at ``open_at`` (string literals skipped)."""
-    depth, i, quote = 0, open_at, ""
+def _structure(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, bracket depth after it) for each character of ``text`` from ``start`` that
+    is outside string literals."""
+    depth, i, quote = 0, start, ""
     while i < len(text):
         c = text[i]
         if quote:
@@ -238,36 +239,20 @@ def _closing_paren(text: str, open_at: int) -> int | None:
                 quote = ""
         elif c in "'\"":
             quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            depth += (c in "([{") - (c in ")]}")
+            yield i, c, depth
         i += 1
-    return None
+
+
+def _closing_paren(text: str, open_at: int) -> int | None:
+    """The index of the ``)`` that closes the ``(`` at ``open_at`` (string literals skipped)."""
+    return next((i for i, c, depth in _structure(text, open_at) if depth == 0 and c in ")]}"), None)
 
 
 def _has_top_level_alternative(text: str) -> bool:
     """Whether ``text`` has ``||`` or ``?`` outside every bracket and string literal."""
-    depth, i, quote = 0, 0, ""
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"":
-            quote = c
-        elif c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-        elif depth == 0 and (c == "?" or text.startswith("||", i)):
-            return True
-        i += 1
-    return False
+    return any(depth == 0 and (c == "?" or text.startswith("||", i)) for i, c, depth in _structure(text))
 
 
 # --------------------------------------------------------------------------- batches
