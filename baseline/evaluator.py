@@ -361,7 +361,7 @@ class Evaluator:
 
     def evaluate(self, subject: Subject) -> list[Finding]:
         """Findings of every object-scoped target that applies to the subject."""
-        prepared = [p for p in self.targets_for(subject) if not self._exempt_system(p.control, subject)]
+        prepared = self._not_exempt(self.targets_for(subject), subject)
         if not prepared:
             return []
         return self._run(subject, prepared, extra={})
@@ -377,9 +377,7 @@ class Evaluator:
         scans = _Scans(subjects)
         findings: list[Finding] = []
         for i, s in enumerate(subjects):
-            prepared = self.targets_for(s)
-            if prepared and s.kube_kind is not None and s.namespace in self.system_namespaces:
-                prepared = [p for p in prepared if not p.control.exempts_system_namespaces]
+            prepared = self._not_exempt(self.targets_for(s), s)
             if prepared:
                 findings.extend(
                     self._run(
@@ -413,15 +411,15 @@ class Evaluator:
         matching: list[tuple[Subject, list[_Prepared]]] = []
         for s in subjects:
             kk = s.kube_kind
-            prepared = [
-                p
-                for p in self._stack
-                if (
-                    (p.target.type is not None and p.target.type == s.type)
+            prepared = self._not_exempt(
+                [
+                    p
+                    for p in self._stack
+                    if (p.target.type is not None and p.target.type == s.type)
                     or (kk is not None and any((k.group, k.kind) == kk for k in p.target.kinds))
-                )
-                and not self._exempt_system(p.control, s)
-            ]
+                ],
+                s,
+            )
             if prepared:
                 matching.append((s, prepared))
         if not matching:
@@ -493,10 +491,12 @@ class Evaluator:
                 self._related[key] = frozenset(kinds)
         return self._related[key]
 
-    def _exempt_system(self, control: Control, subject: Subject) -> bool:
-        if not control.exempts_system_namespaces or subject.kube_kind is None:
-            return False
-        return subject.namespace in self.system_namespaces
+    def _not_exempt(self, prepared: list[_Prepared], subject: Subject) -> list[_Prepared]:
+        """``prepared`` without the controls that exempt system namespaces, for a Kubernetes object in
+        one (looked at once per subject, not once per control)."""
+        if not prepared or subject.kube_kind is None or subject.namespace not in self.system_namespaces:
+            return prepared
+        return [p for p in prepared if not p.control.exempts_system_namespaces]
 
     def _run(
         self,
