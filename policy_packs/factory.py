@@ -405,7 +405,6 @@ class PackRuntime:
         # the engine asks every resource policy about every resource: the first policy's evaluation
         # of a resource (every target at once) serves the others (a few recent resources are kept)
         self._recent: dict[tuple[str, str | None, int], tuple[Mapping[str, Any], list[Finding]]] = {}
-        self._applies: dict[tuple[str, str | None, tuple[str, str] | None], bool] = {}
 
     def evaluator(self, overrides: Mapping[str, Any] | None = None) -> Evaluator:
         key = json.dumps(overrides or {}, sort_keys=True, default=str)
@@ -432,19 +431,10 @@ class PackRuntime:
         return {k: v for k, v in values.items() if k not in self.setup.params or self.setup.params[k] != v}
 
     def may_apply(self, control: Control, probe: Subject) -> bool:
-        """Whether any object target of ``control`` applies to ``probe`` (a resource's type and kind,
-        as :meth:`Evaluator.targets_for` matches them), decided before its properties are copied."""
-        key = (control.id, probe.type, probe.kube_kind)
-        known = self._applies.get(key)
-        if known is None:
-            known = any(
-                (t.type is not None and t.type == probe.type)
-                or (probe.kube_kind is not None and any((k.group, k.kind) == probe.kube_kind for k in t.kinds))
-                for t in control.applicable_targets()
-                if t.scope == "object"
-            )
-            self._applies[key] = known
-        return known
+        """Whether any object target of ``control`` applies to ``probe`` (a resource's type and kind),
+        asked of the evaluator's own index (:meth:`Evaluator.targets_for`; every evaluator here
+        compiles every control), before the resource's properties are copied."""
+        return any(p.control.id == control.id for p in self.evaluator().targets_for(probe))
 
     def findings(self, control: Control, subject: Subject, config: Mapping[str, Any] | None) -> list[Finding]:
         ev = self.evaluator(self.overrides(control, config))
