@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 
 from baseline.intent import Intent
-from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config
+from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config, stack_config_dir
 from providers import MissingCloudSDKError, import_component_module
 from providers.records import record_exceptions
 
-__all__ = ["COMPONENTS", "STACKS_DIR", "cluster_component", "run", "stack_config_dir"]
+__all__ = ["COMPONENTS", "STACKS_DIR", "cluster_component", "run"]
 
 #: The stack config directory of the run under way, when its caller knows it better than the program's
 #: place does (``fleet-baseline plan --stacks-dir``); a context variable, so it ends with the run.
@@ -43,25 +42,6 @@ COMPONENTS = {
     "gke": ("providers.gke", "GkeCluster"),
     "aks": ("providers.aks", "AksCluster"),
 }
-
-
-def stack_config_dir(program: str | Path) -> Path:
-    """Where a program's stack files (and so its ``intentFile``) live: ``stackConfigDir`` of the nearest
-    ``Pulumi.yaml`` at or above ``program`` (a file or its directory), else that ``Pulumi.yaml``'s own
-    directory, else the program's directory."""
-    path = Path(program).resolve()
-    start = path if path.is_dir() else path.parent
-    for directory in (start, *start.parents):
-        project_file = directory / "Pulumi.yaml"
-        if not project_file.is_file():
-            continue
-        try:
-            project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError):
-            return directory
-        configured = project.get("stackConfigDir") if isinstance(project, dict) else None
-        return (directory / configured).resolve() if isinstance(configured, str) and configured else directory
-    return start
 
 
 def _stack_config() -> dict[str, Any]:
@@ -101,7 +81,7 @@ def run(program: str | Path) -> None:
     """Run the stack: validate its intent, build its cluster, record its exceptions, export the outputs.
 
     ``program``: the calling program's ``__file__`` (or directory), from which the stack config
-    directory is found (:func:`stack_config_dir`) unless :data:`STACKS_DIR` is set.
+    directory is found (:func:`baseline.loader.stack_config_dir`) unless :data:`STACKS_DIR` is set.
     """
     base_dir = STACKS_DIR.get() or stack_config_dir(program)
     try:

@@ -32,9 +32,9 @@ CORE = textwrap.dedent(
     """
     import importlib, json, sys
     for module in ("baseline.intent", "baseline.catalog", "baseline.evaluator", "baseline.loader",
-                   "baseline.exceptions", "baseline.audit", "baseline.fleet", "baseline.sources",
-                   "baseline.formats", "baseline.cli", "providers.admission", "providers.incluster",
-                   "providers.program", "policy_packs.factory"):
+                   "baseline.exceptions", "baseline.audit", "baseline.audit.sources", "baseline.audit.formats",
+                   "baseline.fleet", "baseline.render", "baseline.plan", "baseline.cli", "providers.admission",
+                   "providers.incluster", "providers.program", "policy_packs.factory"):
         importlib.import_module(module)
     from baseline.cli import main
     from baseline.loader import intent_from_config, read_stack_config

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import tarfile
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -57,7 +58,7 @@ def test_installed_with_the_aws_extra_it_brings_no_other_clouds_sdk(aws_env: Env
     assert version == f"fleet-baseline {installed['fleet-baseline']}"
 
 
-def test_the_installed_package_judges_a_state_export_from_anywhere(aws_env: Env, tmp_path: object) -> None:
+def test_the_installed_package_judges_a_state_export_from_anywhere(aws_env: Env) -> None:
     # outside the repository (no source tree on the path): the catalog comes from the installed package
     state = REPO_ROOT / "tests" / "fixtures" / "state" / "eks-prod-drifted.json.gz"
     done = run(
@@ -67,3 +68,18 @@ def test_the_installed_package_judges_a_state_export_from_anywhere(aws_env: Env,
     )
     assert done.returncode == 1, done.stderr  # the drifted state has mandatory violations
     assert '"control": "CL-0' in done.stdout.replace('"control":"', '"control": "')
+
+
+def test_a_new_users_project_plans_in_the_clean_environment(aws_env: Env, tmp_path: Path) -> None:
+    # the README's path for a new team: install with one cloud's extra, init, plan from the project
+    init = run([str(aws_env.bin("fleet-baseline")), "init", "acme", "--cloud", "eks"], cwd=tmp_path)
+    assert "fleet-baseline plan --stack eks-dev" in init.stdout
+    done = run([str(aws_env.bin("fleet-baseline")), "plan", "--stack", "eks-dev"], cwd=tmp_path / "acme", check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "OK: no mandatory violations" in done.stdout
+    assert "fleet-baseline:eks:Cluster" in done.stdout or "aws:eks/cluster:Cluster" in done.stdout
+    # a GKE stack in the same environment: a clear message naming the extra, exit 3, nothing half-made
+    run([str(aws_env.bin("fleet-baseline")), "init", "other", "--cloud", "gke"], cwd=tmp_path)
+    gke = run([str(aws_env.bin("fleet-baseline")), "plan", "--stack", "gke-dev"], cwd=tmp_path / "other", check=False)
+    assert gke.returncode == 3
+    assert "pip install 'fleet-baseline[gcp]'" in gke.stderr

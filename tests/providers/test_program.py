@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from baseline.loader import stack_config_dir
 from providers import MissingCloudSDKError, import_component_module
-from providers.program import stack_config_dir
 from tests.conftest import STACKS_DIR
 
 
