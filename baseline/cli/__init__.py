@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from baseline import __version__
-from baseline.cli import audit, controls, fleet, init, pack_config, plan, render, schema
+from baseline.cli import audit, controls, fleet, init, pack, pack_config, plan, render, schema
 from baseline.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -53,6 +53,7 @@ COMMANDS: tuple[Command, ...] = (
     fleet.COMMAND,
     init.COMMAND,
     schema.COMMAND,
+    pack.COMMAND,
 )
 
 

@@ -68,15 +68,15 @@ def lock_constraints(directory: Path) -> Path:
     return path
 
 
-def make_env(root: Path, *requirements: str, constraints: Path | None = None) -> Env:
+def make_env(root: Path, *requirements: str, constraints: Path | None = None, cwd: Path | None = None) -> Env:
     """A new virtual environment at ``root`` with ``requirements`` installed by pip (this interpreter's,
-    pointed at the new one with ``--python``)."""
+    pointed at the new one with ``--python``), run in ``cwd``."""
     run([sys.executable, "-m", "venv", "--without-pip", str(root)])
     env = Env(root)
     cmd = [sys.executable, "-m", "pip", "--python", str(env.python), "install", "--quiet", "--no-compile"]
     if constraints is not None:
         cmd += ["--constraint", str(constraints)]
-    run([*cmd, *requirements], timeout=900)
+    run([*cmd, *requirements], timeout=900, cwd=cwd)
     return env
 
 
