@@ -16,9 +16,38 @@ CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# The development and CI environment is the lock file's, not whatever the ranges in pyproject.toml
+# resolve to today: every package pinned and hashed (requirements/dev.txt, written by `make lock`),
+# then the project itself, editable, with no dependency resolution of its own. `pip check` fails
+# when pyproject.toml asks for something the lock does not have: run `make lock`.
+LOCK := requirements/dev.txt
+PIP  := $(PY) -m pip --disable-pip-version-check
+
+$(STAMP): $(LOCK) pyproject.toml | $(PY)
+	$(PIP) install --quiet --require-hashes -r $(LOCK)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	@$(PIP) check || { echo "$(LOCK) does not satisfy pyproject.toml: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
+
+# pip-compile (pip-tools) resolves pyproject.toml's ranges, the dev extra and every cloud extra, for
+# this Python (3.11) on Linux. pip and setuptools are pinned like the rest (the project is installed
+# with the locked setuptools); only the project itself, which the dev extra names, is left out. `make lock` keeps every pin that still fits and adds what is new;
+# `make lock-upgrade` moves every pin to the newest release the ranges allow. Commit the result.
+LOCK_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(VENV)/bin/pip-compile --quiet --extra dev \
+	--generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	--unsafe-package fleet-baseline --output-file $(LOCK)
+
+.PHONY: lock lock-upgrade lock-tools
+lock-tools: | $(PY)
+	$(PIP) install --quiet 'pip-tools>=7.4'
+
+## lock: update requirements/dev.txt from pyproject.toml (keeps the pins that still fit)
+lock: lock-tools
+	$(LOCK_COMPILE) pyproject.toml
+
+## lock-upgrade: re-pin requirements/dev.txt to the newest releases pyproject.toml's ranges allow
+lock-upgrade: lock-tools
+	$(LOCK_COMPILE) --upgrade pyproject.toml
 
 ## plan: set up and preview the sample stack offline (Pulumi mocks + the CrossGuard pack over gRPC)
 plan: $(STAMP)

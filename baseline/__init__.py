@@ -8,4 +8,11 @@ from __future__ import annotations
 
 __all__ = ["__version__"]
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    # the one version: the distribution's metadata (pyproject.toml), so `--version`, reports and
+    # the built wheel cannot disagree
+    __version__ = version("fleet-baseline")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -25,6 +25,7 @@ __all__ = [
     "intent_from_mapping",
     "load_intent",
     "read_stack_config",
+    "stack_config_dir",
 ]
 
 #: Pulumi config namespace of the project (``fleet-baseline:intent``).
@@ -326,3 +327,22 @@ def read_stack_config(stack_file: str | Path) -> dict[str, Any]:
         if ns == CONFIG_NAMESPACE and name:
             out[name] = value
     return out
+
+
+def stack_config_dir(start: str | Path) -> Path:
+    """Where a Pulumi project's stack files (and so every ``intentFile``) live, seen from ``start`` (a
+    file or a directory inside the project): ``stackConfigDir`` of the nearest ``Pulumi.yaml`` at or
+    above it, else that ``Pulumi.yaml``'s own directory, else ``start``'s directory (no project)."""
+    path = Path(start).resolve()
+    first = path if path.is_dir() else path.parent
+    for directory in (first, *first.parents):
+        project_file = directory / "Pulumi.yaml"
+        if not project_file.is_file():
+            continue
+        try:
+            project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            return directory
+        configured = project.get("stackConfigDir") if isinstance(project, Mapping) else None
+        return (directory / configured).resolve() if isinstance(configured, str) and configured else directory
+    return first

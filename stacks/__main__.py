@@ -1,76 +1,9 @@
-"""The Pulumi program: one stack is one cluster, described by the stack's intent.
+"""The Pulumi program of this repository's sample stacks: one stack is one cluster, described by the stack's intent.
 
-The only place that reads stack config. The intent is validated before anything is registered, so
-a bad intent is a clear error naming the field path, and nothing half-made.
+The whole program is :func:`providers.program.run`, the same entry point ``fleet-baseline init`` puts
+in a user's own project; ``intentFile`` is relative to ``stacks/`` (``stackConfigDir`` in Pulumi.yaml).
 """
 
-from __future__ import annotations
+from providers.program import run
 
-import importlib
-from pathlib import Path
-from typing import Any
-
-import pulumi
-
-from baseline.intent import Intent
-from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config
-from providers.records import record_exceptions
-
-HERE = Path(__file__).resolve().parent
-
-
-def _stack_config() -> dict[str, Any]:
-    config = pulumi.Config(CONFIG_NAMESPACE)
-    values: dict[str, Any] = {}
-    inline = config.get_object("intent")
-    if inline is not None:
-        values["intent"] = inline
-    intent_file = config.get("intentFile")
-    if intent_file is not None:
-        values["intentFile"] = intent_file
-    return values
-
-
-#: One component per cloud, each ``Component(name, intent)`` with the same outputs. Imported lazily:
-#: a stack loads only its own cloud's SDK.
-COMPONENTS = {
-    "eks": ("providers.eks", "EksCluster"),
-    "gke": ("providers.gke", "GkeCluster"),
-    "aks": ("providers.aks", "AksCluster"),
-}
-
-
-def _cluster_component(intent: Intent) -> Any:
-    module_name, class_name = COMPONENTS[intent.cluster.cloud]
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name != module_name:
-            raise
-        raise pulumi.RunError(
-            f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
-        ) from None
-    try:
-        return getattr(module, class_name)(intent.cluster.name, intent)
-    except ValueError as err:
-        # a component refuses, before registering anything, what its cloud cannot build from a valid
-        # intent (GKE secrets encryption without an existing key): the message names the field paths
-        raise pulumi.RunError(str(err)) from None
-
-
-def main() -> None:
-    try:
-        intent = intent_from_config(_stack_config(), base_dir=HERE)
-    except IntentError as err:
-        raise pulumi.RunError(str(err)) from None
-    cluster = _cluster_component(intent)
-    # every exception is a record in the stack's state: diffed on preview, judged by ST-02
-    record_exceptions(intent.cluster.name, intent.exceptions)
-    pulumi.export("clusterName", cluster.cluster_name)
-    pulumi.export("endpoint", cluster.endpoint)
-    pulumi.export("oidcIssuer", cluster.oidc_issuer)
-    pulumi.export("kubeconfig", cluster.kubeconfig)
-    pulumi.export("baselineVersion", intent.baseline_version)
-
-
-main()
+run(__file__)

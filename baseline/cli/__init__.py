@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from baseline import __version__
-from baseline.cli import audit, controls, fleet, pack_config, plan, render
+from baseline.cli import audit, controls, fleet, init, pack, pack_config, plan, render, schema
 from baseline.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -51,6 +51,9 @@ COMMANDS: tuple[Command, ...] = (
     render.COMMAND,
     audit.COMMAND,
     fleet.COMMAND,
+    init.COMMAND,
+    schema.COMMAND,
+    pack.COMMAND,
 )
 
 

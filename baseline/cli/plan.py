@@ -20,18 +20,25 @@ __all__ = ["COMMAND", "configure", "run"]
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", required=True, metavar="NAME", help="stack name: reads STACKS_DIR/Pulumi.NAME.yaml")
     p.add_argument("--json", action="store_true", help="print one JSON document (resources, violations, blocked)")
-    p.add_argument("--stacks-dir", default="stacks", metavar="DIR", help="stack config directory (default: stacks)")
+    p.add_argument(
+        "--stacks-dir",
+        default=None,
+        metavar="DIR",
+        help="stack config directory (default: stackConfigDir of ./Pulumi.yaml, or the directory of ./Pulumi.yaml; "
+        "stacks without a Pulumi.yaml); intentFile is relative to it",
+    )
     p.add_argument(
         "--program",
         default=None,
         metavar="DIR",
-        help="the Pulumi program directory (default: the stacks directory, as Pulumi.yaml's main: stacks/)",
+        help="the Pulumi program directory (default: main of ./Pulumi.yaml, or its directory; the stacks "
+        "directory without a Pulumi.yaml)",
     )
     p.add_argument(
         "--policy-pack",
-        default="policy_packs/baseline",
+        default=None,
         metavar="DIR",
-        help="policy pack directory (default: policy_packs/baseline)",
+        help="policy pack directory (default: the pack of the installed fleet-baseline package)",
     )
     p.add_argument(
         "--policy-pack-config",

@@ -237,8 +237,12 @@ def run_program(
     project: str = PROJECT,
     preview: bool = False,
     organization: str = "organization",
+    stacks_dir: str | Path | None = None,
 ) -> ProgramRun:
     """Run a Pulumi Python program in-process under mocks, as the language host runs it.
+
+    ``stacks_dir``: the stack config directory the program resolves ``intentFile`` against (a program
+    calling :func:`providers.program.run` finds it through ``Pulumi.yaml`` otherwise).
 
     ``config`` is the engine-encoded stack config (:func:`engine_config`). The program runs on a thread
     of its own, with an empty context (the SDK keeps its settings, config and root resource in context
@@ -259,6 +263,10 @@ def run_program(
     log = _ProgramLog()
 
     def main() -> None:
+        if stacks_dir is not None:
+            from providers.program import STACKS_DIR
+
+            STACKS_DIR.set(Path(stacks_dir).resolve())  # this run's context only
         runpy.run_path(str(program_dir), run_name="__main__")
 
     def run() -> None:

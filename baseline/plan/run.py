@@ -20,6 +20,9 @@ from baseline.plan.wire import PROJECT, PlanError, engine_config
 
 __all__ = [
     "PlanResult",
+    "default_program",
+    "default_stacks_dir",
+    "installed_pack_dir",
     "read_stack_file",
     "run_plan",
 ]
@@ -129,12 +132,51 @@ class PlanResult:
         return sorted(self.diagnostics, key=key)
 
 
+def _project_file(project_dir: Path) -> dict[str, Any] | None:
+    """``Pulumi.yaml`` of ``project_dir`` as a mapping; ``None`` when there is none (or it is not one)."""
+    path = project_dir / "Pulumi.yaml"
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlanError(f"{path}: cannot read the project file: {exc}") from None
+    return dict(data) if isinstance(data, Mapping) else None
+
+
+def default_stacks_dir(project_dir: Path) -> Path:
+    """Where ``plan`` looks for ``Pulumi.<stack>.yaml`` without ``--stacks-dir``: ``stackConfigDir`` of the
+    project in ``project_dir`` (its own directory if it names none), else ``stacks``."""
+    project = _project_file(project_dir)
+    if project is None:
+        return project_dir / "stacks"
+    configured = project.get("stackConfigDir")
+    return project_dir / configured if isinstance(configured, str) and configured else project_dir
+
+
+def default_program(project_dir: Path, stacks: Path) -> Path:
+    """The program ``plan`` runs without ``--program``: ``main`` of the project in ``project_dir`` (its
+    own directory if it names none), else the stacks directory."""
+    project = _project_file(project_dir)
+    if project is None:
+        return stacks
+    main = project.get("main")
+    return project_dir / main if isinstance(main, str) and main else project_dir
+
+
+def installed_pack_dir() -> Path:
+    """The CrossGuard pack of the installed package (``policy_packs/baseline``), wherever it is installed."""
+    import policy_packs
+
+    return Path(policy_packs.__file__).resolve().parent / "baseline"
+
+
 def run_plan(
     stack: str,
     *,
-    stacks_dir: str | Path = "stacks",
+    stacks_dir: str | Path | None = None,
     program: str | Path | None = None,
-    pack_dir: str | Path = "policy_packs/baseline",
+    pack_dir: str | Path | None = None,
     policy_pack_config: str | Path | None = None,
     preview: bool = False,
     env: Mapping[str, str] | None = None,
@@ -146,7 +188,8 @@ def run_plan(
     :class:`ProgramError` if the program fails, :class:`PackError` if the pack does.
     """
     step = on_step or (lambda _msg: None)
-    stacks = Path(stacks_dir)
+    project_dir = Path()  # the project is the working directory, as for `pulumi preview`
+    stacks = Path(stacks_dir) if stacks_dir is not None else default_stacks_dir(project_dir)
     stack_file = stacks / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks.glob("Pulumi.*.yaml"))
@@ -155,10 +198,10 @@ def run_plan(
     intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
     config = read_stack_file(stack_file)
     given = load_policy_pack_config(policy_pack_config) if policy_pack_config else None
-    pack_path = Path(pack_dir)
+    pack_path = Path(pack_dir) if pack_dir is not None else installed_pack_dir()
     if not (pack_path / "PulumiPolicy.yaml").is_file():
         raise PlanError(f"no policy pack at {pack_path} (no PulumiPolicy.yaml)")
-    program_path = Path(program) if program is not None else stacks
+    program_path = Path(program) if program is not None else default_program(project_dir, stacks)
     if not (program_path / "__main__.py").is_file() and not program_path.is_file():
         raise PlanError(f"no stack program at {program_path} (no __main__.py)")
     wire_config = engine_config(config)
@@ -170,7 +213,7 @@ def run_plan(
     with contextlib.closing(pack):
         pack.spawn()  # the pack starts while the program runs, as under the engine
         step("policy pack starting; running the stack program under mocks")
-        run = run_program(program_path, stack=stack, config=wire_config, preview=preview)
+        run = run_program(program_path, stack=stack, config=wire_config, preview=preview, stacks_dir=stacks)
         resources = _with_default_providers(run.resources, wire_config, PROJECT, stack)
         pack.connect()
         step(f"{len(resources)} resources registered; policy pack on port {pack.port}; analyzing")
