@@ -37,6 +37,7 @@ import yaml
 __all__ = [
     "AREA_NAMES",
     "CONTROLS_DIR",
+    "AdmissionSettings",
     "Catalog",
     "CatalogError",
     "CisRef",
@@ -153,6 +154,23 @@ class Example:
 
 
 @dataclass(frozen=True, slots=True)
+class AdmissionSettings:
+    """How a control behaves at admission, beyond its expression (``admission`` in control.yaml).
+
+    * ``maxAction: warn``: never a Deny at admission, whatever the mode (Audit + Warn); the mode
+      still applies at preview (CrossGuard) and in the audit. For a control whose objects the
+      control plane itself creates (RB-07: the default ServiceAccount of every new namespace).
+    * ``updateWhenChanged``: on UPDATE, the control judges only requests that change one of these
+      label keys (a key ending in ``/`` is a prefix). Editing other labels or annotations of an
+      existing object is never refused for what it already lacked; a change that weakens the
+      labels the control reads is judged as a create is.
+    """
+
+    max_action: Literal["deny", "warn"] = "deny"
+    update_when_changed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Control:
     id: str
     slug: str
@@ -166,6 +184,10 @@ class Control:
     targets: tuple[Target, ...]
     directory: Path
     tags: tuple[str, ...] = ()
+    #: ``systemNamespaces`` in control.yaml: "exempt" or "enforced"; None = the area's default
+    system_namespaces: Literal["exempt", "enforced"] | None = None
+    #: ``admission`` in control.yaml (see :class:`AdmissionSettings`)
+    admission: AdmissionSettings | None = None
 
     @property
     def area(self) -> str:
@@ -178,12 +200,16 @@ class Control:
 
     @property
     def exempts_system_namespaces(self) -> bool:
-        """NS, POD and ST controls skip the intent's system namespaces (one shared list).
+        """Whether the control skips the system namespaces (one shared list), as data.
 
-        System namespaces are not made by the baseline: judging kube-system's labels or companions
-        (or denying its updates at admission for want of a baseline stamp) would be noise. RBAC and
-        cluster controls are never exempt: a cluster-admin binding in kube-system matters most.
+        ``systemNamespaces: exempt`` or ``enforced`` in control.yaml says it; without it, NS, POD
+        and ST controls are exempt and RB and CL controls are not. System namespaces are not made
+        by the baseline: judging kube-system's labels or an add-on's DaemonSet would be noise, and
+        denying them breaks the add-on. A control that must hold there anyway (RB-06 on
+        kube-system/aws-auth, a cluster-admin binding) says ``enforced``.
         """
+        if self.system_namespaces is not None:
+            return self.system_namespaces == "exempt"
         return self.area in {"NS", "POD", "ST"}
 
     def applicable_targets(self) -> tuple[Target, ...]:
@@ -416,6 +442,8 @@ def _load_control(
             "references",
             "targets",
             "tags",
+            "systemNamespaces",
+            "admission",
         },
         where,
     )
@@ -453,7 +481,32 @@ def _load_control(
         targets=targets,
         directory=path.parent,
         tags=tuple(raw.get("tags") or ()),
+        system_namespaces=_system_namespaces_setting(raw.get("systemNamespaces"), where),
+        admission=_admission_settings(raw.get("admission"), where),
     )
+
+
+def _system_namespaces_setting(raw: Any, where: str) -> Literal["exempt", "enforced"] | None:
+    if raw is None:
+        return None
+    if raw not in ("exempt", "enforced"):
+        raise CatalogError(f"{where}: systemNamespaces must be 'exempt' or 'enforced'")
+    return raw  # type: ignore[no-any-return]
+
+
+def _admission_settings(raw: Any, where: str) -> AdmissionSettings | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{where}: 'admission' must be a mapping")
+    _check_keys(raw, {"maxAction", "updateWhenChanged"}, f"{where}: admission")
+    action = raw.get("maxAction", "deny")
+    if action not in ("deny", "warn"):
+        raise CatalogError(f"{where}: admission.maxAction must be 'deny' or 'warn'")
+    keys = raw.get("updateWhenChanged") or []
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise CatalogError(f"{where}: admission.updateWhenChanged must be a list of label keys")
+    return AdmissionSettings(max_action=action, update_when_changed=tuple(keys))
 
 
 def _load_example(path: Path, expect: str) -> Example:

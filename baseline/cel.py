@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Names an expression may use at top level. The same names the admission engines provide.
-ROOT_VARIABLES = ("object", "oldObject", "variables", "namespaceObjects", "stackResources")
+ROOT_VARIABLES = ("object", "oldObject", "request", "variables", "namespaceObjects", "stackResources")
 
 #: The engine's wire sentinels for values that are unknown during preview (pulumi.runtime.rpc).
 UNKNOWN_SENTINELS = frozenset(

@@ -38,6 +38,7 @@ from baseline.exceptions import (
     exception_record,
     match_exception,
 )
+from baseline.system_namespaces import merged_system_namespaces
 
 if TYPE_CHECKING:
     from baseline.intent import Intent
@@ -280,7 +281,7 @@ class Evaluator:
         params: Mapping[str, Any] | None = None,
         modes: Mapping[str, Mode] | None = None,
         exceptions: Sequence[Any] = (),
-        system_namespaces: Iterable[str] = ("kube-system", "kube-public", "kube-node-lease"),
+        system_namespaces: Iterable[str] | None = None,
         today: dt.date | None = None,
         cluster: str | None = None,
     ) -> None:
@@ -291,7 +292,11 @@ class Evaluator:
         self.today = today or dt.date.today()
         self.params.setdefault("today", self.today.isoformat())
         self.exceptions = list(exceptions)
-        self.system_namespaces = frozenset(system_namespaces)
+        # without an intent (no cloud known), every cloud's system namespaces: an add-on's namespace
+        # is not the platform's on any cloud
+        self.system_namespaces = frozenset(
+            merged_system_namespaces(None) if system_namespaces is None else system_namespaces
+        )
         self.cluster = cluster
         self._by_type: dict[str, list[_Prepared]] = defaultdict(list)
         self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
@@ -682,8 +687,10 @@ def _short_circuit(
     for operand in check.operands:
         if unknown_hits(unknown_paths, operand.paths, operand.presence):
             continue
-        if operand.reads_related and related_unknowns and related_unknown_hits(
-            related_unknowns, operand.field_names, operand.iterated_names
+        if (
+            operand.reads_related
+            and related_unknowns
+            and related_unknown_hits(related_unknowns, operand.field_names, operand.iterated_names)
         ):
             continue
         try:

@@ -20,6 +20,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from baseline.system_namespaces import merged_system_namespaces
+
 __all__ = [
     "AccessGrant",
     "AdmissionIntent",
@@ -55,6 +57,7 @@ __all__ = [
     "Role",
     "Rollout",
     "SecretsEncryption",
+    "SystemNamespacesIntent",
     "Upgrades",
     "Wave",
     "WorkloadIdentity",
@@ -394,6 +397,13 @@ class NetworkIntent(_Model):
     block_metadata: bool = True
     metadata_cidr: Cidr = "169.254.0.0/16"
     egress_allow: list[EgressRule] = Field(default_factory=list)
+    token_service_cidrs: list[Cidr] = Field(
+        default_factory=lambda: ["0.0.0.0/0"],
+        min_length=1,
+        description="Where pods with an IRSA (EKS) or AKS workload identity reach the token service over "
+        "HTTPS (443): AWS STS, or Microsoft Entra ID. Narrow it to the STS VPC endpoint's subnets or your "
+        "egress proxy; the metadata range is always carved out",
+    )
 
 
 class RegistryPolicy(_Model):
@@ -445,6 +455,24 @@ class Rollout(_Model):
     wave: Wave = "broad"
 
 
+class SystemNamespacesIntent(_Model):
+    """What the intent changes in the catalog's system namespaces for its cloud.
+
+    ``systemNamespaces: [a, b]`` is shorthand for ``{add: [a, b]}``. The catalog's list
+    (``baseline/controls/_system_namespaces.yaml``: Kubernetes' own and the cloud's managed add-ons')
+    is the base; ``remove`` takes an add-on namespace back under every control (kube-system cannot
+    be removed).
+    """
+
+    add: list[DnsLabel] = Field(default_factory=list)
+    remove: list[DnsLabel] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_is_add(cls, data: object) -> object:
+        return {"add": data} if isinstance(data, list) else data
+
+
 # --------------------------------------------------------------------------- the intent
 
 
@@ -463,14 +491,22 @@ class Intent(_Model):
     admission: AdmissionIntent = AdmissionIntent()
     exceptions: list[ExceptionIntent] = Field(default_factory=list)
     rollout: Rollout = Rollout()
-    system_namespaces: list[DnsLabel] = Field(
-        default_factory=lambda: ["kube-system", "kube-public", "kube-node-lease"],
-        description="Excluded from NS and POD controls. The admission engine's own namespace is added",
+    system_namespaces_intent: SystemNamespacesIntent = Field(
+        default_factory=SystemNamespacesIntent,
+        alias="systemNamespaces",
+        description="Added to (add) or taken from (remove) the catalog's system namespaces of the cloud: "
+        "Kubernetes' own and the cloud's managed add-ons'. A plain list is {add: list}. Excluded from NS, "
+        "POD and ST controls; the admission engine's own namespace is added",
     )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Intent:
         problems: list[str] = []
+        try:
+            self.system_namespaces  # noqa: B018 - computed once here so a bad removal is reported
+        except ValueError as exc:
+            problems.append(f"systemNamespaces.remove: {exc}")
+            raise ValueError("; ".join(problems)) from None
         names = [ns.name for ns in self.namespaces]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -508,6 +544,12 @@ class Intent(_Model):
         return self
 
     # ------------------------------------------------------------------ derived views
+
+    @property
+    def system_namespaces(self) -> tuple[str, ...]:
+        """The one list of system namespaces: the catalog's for the cloud, plus and minus the intent's."""
+        sn = self.system_namespaces_intent
+        return merged_system_namespaces(self.cluster.cloud, sn.add, sn.remove)
 
     def namespace_level(self, namespace: NamespaceIntent) -> PodSecurityLevel:
         return namespace.pod_security or self.pod_security.level

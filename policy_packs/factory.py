@@ -78,6 +78,7 @@ from baseline.cel import UNKNOWN_SENTINELS
 from baseline.evaluator import Evaluator, Finding, Subject, intent_params
 from baseline.intent import ExceptionIntent, Intent
 from baseline.loader import CONFIG_NAMESPACE, IntentError, intent_from_config
+from baseline.system_namespaces import merged_system_namespaces
 
 __all__ = [
     "DEFAULT_SYSTEM_NAMESPACES",
@@ -130,7 +131,8 @@ SEVERITIES: Mapping[str, Severity] = {
     "critical": Severity.CRITICAL,
 }
 
-DEFAULT_SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+#: Without an intent (no cloud known): every cloud's system namespaces, from the catalog's data.
+DEFAULT_SYSTEM_NAMESPACES = merged_system_namespaces(None)
 
 _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 _PSS_LEVEL: dict[str, Any] = {"type": "string", "enum": ["privileged", "baseline", "restricted"]}

@@ -49,9 +49,11 @@ from baseline.catalog import Catalog, Control, KindRef, Target, load_catalog
 from baseline.evaluator import intent_params
 from baseline.exceptions import describe_scope, is_expired
 from baseline.intent import ExceptionIntent, Intent
+from baseline.system_namespaces import CONTROL_PLANE_CONDITION, control_plane_expression
 
 __all__ = [
     "ANNOTATION_CONTROL",
+    "ANNOTATION_EXCEPTIONS_EXPIRE",
     "ANNOTATION_EXCEPTION_PREFIX",
     "ANNOTATION_MODE",
     "ANNOTATION_SEVERITY",
@@ -66,6 +68,7 @@ __all__ = [
     "MANAGED_BY",
     "NAMESPACE_NAME_LABEL",
     "OPERATIONS",
+    "UPDATE_CONDITION",
     "AdmissionRenderError",
     "Engine",
     "Manifest",
@@ -82,6 +85,7 @@ __all__ = [
     "params_used",
     "render_admission",
     "system_namespaces",
+    "update_condition",
 ]
 
 Engine = Literal["vap", "kyverno", "gatekeeper"]
@@ -113,8 +117,14 @@ ANNOTATION_MODE = "fleet-baseline.io/mode"
 #: Each rendered exception is annotated ``fleet-baseline.io/exception-<id>`` (JSON: scope, owner,
 #: reason, expires, ticket) on the object that carries it; the same id names its match condition.
 ANNOTATION_EXCEPTION_PREFIX = "fleet-baseline.io/exception-"
+#: On every object that holds rendered exceptions: the last day the earliest of them holds
+#: (``YYYY-MM-DD``). Plain text, so CEL can compare it (ST-02 in the live audit) and ``kubectl get``
+#: can show it; the day after, the object is drift until the component or ``render`` runs again.
+ANNOTATION_EXCEPTIONS_EXPIRE = "fleet-baseline.io/exceptions-expire"
 
 GATEKEEPER_TARGET = "admission.k8s.gatekeeper.sh"
+#: The name of the match condition that limits a control on UPDATE to requests changing its labels.
+UPDATE_CONDITION = "fleet-baseline.io/update-changes-judged-labels"
 
 _VAP_API = "admissionregistration.k8s.io/v1"
 _KYVERNO_API = "policies.kyverno.io/v1"
@@ -480,6 +490,37 @@ def _exceptions_for(control: Control, target: Target, active: Iterable[Exception
     return tuple(out.values())
 
 
+# --------------------------------------------------------------------------- requests judged
+
+
+def update_condition(keys: Sequence[str]) -> str:
+    """CEL over ``request``, ``object`` and ``oldObject``: true unless the request is an UPDATE that
+    leaves every label in ``keys`` as it was (a key ending in ``/`` is a prefix).
+
+    A control declaring ``admission.updateWhenChanged`` gets it as a match condition: editing other
+    labels or annotations of an existing object (``kubectl label ns default team=x``) is not judged,
+    while removing or changing one of its labels is judged as a create is.
+    """
+    tests = [f"k.startsWith({_cel_string(key)})" if key.endswith("/") else f"k == {_cel_string(key)}" for key in keys]
+    judged = " || ".join(tests)
+    new = "(has(object.metadata.labels) ? object.metadata.labels : {})"
+    old = "(has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})"
+    unchanged = (
+        f"{new}.all(k, !({judged}) || (k in {old} && {old}[k] == {new}[k])) && "
+        f"{old}.all(k, !({judged}) || k in {new})"
+    )
+    return f"request.operation != 'UPDATE' || oldObject == null || !({unchanged})"
+
+
+def _request_conditions(control: Control) -> list[dict[str, str]]:
+    """The match conditions every engine puts before a control's exceptions: the control plane's own
+    requests are never judged; a control limited on UPDATE judges only changes to its labels."""
+    out = [{"name": CONTROL_PLANE_CONDITION, "expression": control_plane_expression()}]
+    if control.admission is not None and control.admission.update_when_changed:
+        out.append({"name": UPDATE_CONDITION, "expression": update_condition(control.admission.update_when_changed)})
+    return out
+
+
 # --------------------------------------------------------------------------- one unit of rendering
 
 
@@ -495,6 +536,7 @@ class _Unit:
     excluded_namespaces: tuple[str, ...]  # system namespaces, when the control exempts them
     exceptions: tuple[_Exception, ...]
     baseline_version: str
+    request_conditions: tuple[dict[str, str], ...] = ()
 
     def labels(self) -> dict[str, str]:
         return {
@@ -511,7 +553,10 @@ class _Unit:
             ANNOTATION_TARGET: self.target.key,
             ANNOTATION_MODE: self.mode,
         }
-        out.update(e.annotation for e in exceptions)
+        held = list(exceptions)
+        out.update(e.annotation for e in held)
+        if held:
+            out[ANNOTATION_EXCEPTIONS_EXPIRE] = min(e.source.expires for e in held).isoformat()
         return out
 
     def metadata(self, name: str | None = None, exceptions: Iterable[_Exception] = ()) -> dict[str, Any]:
@@ -584,6 +629,9 @@ def _units(intent: Intent, catalog: Catalog, engine: str, today: dt.date) -> lis
         mode = intent.mode_for(control.id, control.default_mode)
         if mode == "off":
             continue
+        if mode == "enforce" and control.admission is not None and control.admission.max_action == "warn":
+            mode = "audit"  # never a Deny at admission (the control's own data says why)
+        conditions = tuple(_request_conditions(control))
         for target in admission_targets(control):
             units.append(
                 _Unit(
@@ -595,6 +643,7 @@ def _units(intent: Intent, catalog: Catalog, engine: str, today: dt.date) -> lis
                     excluded_namespaces=system if control.exempts_system_namespaces else (),
                     exceptions=_exceptions_for(control, target, active),
                     baseline_version=intent.baseline_version,
+                    request_conditions=conditions,
                 )
             )
     return units
@@ -610,15 +659,10 @@ def _render_vap(unit: _Unit) -> list[Manifest]:
     whole cluster) with the same CEL the other engines use; binding matchResources cannot express
     name globs. The binding carries only the actions.
     """
-    conditions = [e.exclusion_condition for e in unit.exceptions]
-    if len(conditions) > _MAX_MATCH_CONDITIONS:
-        raise AdmissionRenderError(
-            f"{unit.control.id}: {len(conditions)} exceptions exceed the {_MAX_MATCH_CONDITIONS} match "
-            "conditions a ValidatingAdmissionPolicy allows; merge them (a namespace, or a broader glob)"
-        )
+    conditions = [*unit.request_conditions, *(e.exclusion_condition for e in unit.exceptions)]
+    _check_match_conditions(unit, conditions)
     spec: dict[str, Any] = {"failurePolicy": "Fail", "matchConstraints": unit.match_constraints()}
-    if conditions:
-        spec["matchConditions"] = conditions
+    spec["matchConditions"] = conditions
     spec["variables"] = unit.variables_with_params()
     spec["validations"] = unit.validations()
     policy = {
@@ -634,6 +678,15 @@ def _render_vap(unit: _Unit) -> list[Manifest]:
         "spec": {"policyName": unit.name, "validationActions": unit.validation_actions()},
     }
     return [policy, binding]
+
+
+def _check_match_conditions(unit: _Unit, conditions: Sequence[Mapping[str, str]]) -> None:
+    if len(conditions) > _MAX_MATCH_CONDITIONS:
+        raise AdmissionRenderError(
+            f"{unit.control.id}: {len(unit.exceptions)} exceptions and {len(unit.request_conditions)} request "
+            f"conditions exceed the {_MAX_MATCH_CONDITIONS} match conditions a policy allows; merge the "
+            "exceptions (a namespace, or a broader glob)"
+        )
 
 
 def _kyverno_exception_expiry(expires: dt.date) -> str:
@@ -661,10 +714,12 @@ def _render_kyverno(unit: _Unit) -> list[Manifest]:
             "evaluation": {"admission": {"enabled": True}, "background": {"enabled": True}},
             "autogen": {"podControllers": {"controllers": []}, "validatingAdmissionPolicy": {"enabled": False}},
             "matchConstraints": unit.match_constraints(),
+            "matchConditions": list(unit.request_conditions),
             "variables": unit.variables_with_params(),
             "validations": unit.validations(),
         },
     }
+    _check_match_conditions(unit, unit.request_conditions)
     out: list[Manifest] = [policy]
     namespace = ENGINE_NAMESPACES["kyverno"]
     for exc in unit.exceptions:
@@ -709,7 +764,8 @@ def _render_gatekeeper(unit: _Unit) -> list[Manifest]:
         if e.namespace_only is not None and e.namespace_only not in excluded:
             excluded.append(e.namespace_only)
     conditions = [{"name": "fleet-baseline.io/object-present", "expression": "object != null"}]
-    conditions += [e.exclusion_condition for e in cel_exceptions]
+    conditions += [*unit.request_conditions, *(e.exclusion_condition for e in cel_exceptions)]
+    _check_match_conditions(unit, conditions)
     source: dict[str, Any] = {
         "generateVAP": False,
         "failurePolicy": "Fail",

@@ -73,6 +73,7 @@ __all__ = [
     "ADMISSION_ROLES",
     "ALLOW_DNS",
     "ALLOW_EGRESS",
+    "ALLOW_WORKLOAD_IDENTITY",
     "BASELINE_VERSION_LABEL",
     "CONSTRAINT_ROLE",
     "DEFAULT_DENY",
@@ -84,6 +85,7 @@ __all__ = [
     "TEMPLATE_READY",
     "TYPE_TOKEN",
     "WAIT_FOR_ANNOTATION",
+    "WORKLOAD_IDENTITY_ENDPOINTS",
     "InClusterBaseline",
     "Manifest",
     "ServiceAccountAnnotations",
@@ -104,6 +106,7 @@ __all__ = [
     "resource_name",
     "resource_quota",
     "wiring_plan",
+    "workload_identity_egress_policy",
     "workload_service_accounts",
 ]
 
@@ -125,6 +128,7 @@ TEMPLATE_READY = "jsonpath={.status.created}=true"
 DEFAULT_DENY = "default-deny"
 ALLOW_DNS = "allow-dns"
 ALLOW_EGRESS = "allow-egress"
+ALLOW_WORKLOAD_IDENTITY = "allow-workload-identity"
 LIMITS = "limits"
 QUOTA = "quota"
 
@@ -254,6 +258,72 @@ def allow_egress_policy(intent: Intent, ns: NamespaceIntent) -> Manifest | None:
     }
 
 
+#: The link-local endpoints a workload identity needs, per cloud and mechanism: (cidr, TCP port).
+#: GKE: the GKE metadata server (Workload Identity, node pools in GKE_METADATA mode), which pods reach
+#: at 169.254.169.254:80 and, with Dataplane V2, at 169.254.169.252:988; it serves the pod's own
+#: Kubernetes service account's identity, never the node's. EKS Pod Identity: the node agent at
+#: 169.254.170.23:80 (fd00:ec2::23 on IPv6 clusters). IRSA and AKS workload identity need no
+#: link-local endpoint: their pods exchange a projected token at the token service over HTTPS
+#: (``network.tokenServiceCidrs``).
+WORKLOAD_IDENTITY_ENDPOINTS: Mapping[str, tuple[tuple[str, int], ...]] = {
+    "gke": (("169.254.169.254/32", 80), ("169.254.169.252/32", 988)),
+    "eks-pod-identity": (("169.254.170.23/32", 80), ("fd00:ec2::23/128", 80)),
+    "eks-irsa": (),
+    "aks": (),
+}
+#: The pod label AKS workload identity's webhook keys on: only those pods get the token, so only
+#: those pods get the egress to Entra ID.
+_AKS_WORKLOAD_IDENTITY_LABEL = {"azure.workload.identity/use": "true"}
+_HTTPS = 443
+
+
+def workload_identity_egress_policy(intent: Intent, ns: NamespaceIntent) -> Manifest | None:
+    """Egress the namespace's workload identities need on the intent's cloud, and nothing more.
+
+    ``None`` when the namespace hosts none, or when ``network.defaultDeny`` is off (nothing blocks
+    the path then, and an egress policy would isolate the pods it selects). GKE: the metadata
+    server's two endpoints. EKS: the Pod Identity agent when a ``pod-identity`` identity lives here,
+    HTTPS to ``network.tokenServiceCidrs`` (STS) when an ``irsa`` one does. AKS: HTTPS to
+    ``network.tokenServiceCidrs`` (Entra ID) for the pods labelled ``azure.workload.identity/use``.
+    The node's own instance metadata (169.254.169.254 on EKS and AKS) is never opened: NS-03
+    refuses it, and allows exactly these endpoints.
+    """
+    cloud = intent.cluster.cloud
+    hosted = [w for w in intent.workload_identities if w.namespace == ns.name]
+    if not hosted or not intent.network.default_deny:
+        return None
+    endpoints: list[tuple[str, int]] = []
+    token_service = False
+    if cloud == "gke":
+        endpoints += WORKLOAD_IDENTITY_ENDPOINTS["gke"]
+    elif cloud == "eks":
+        mechanisms = {w.aws.mechanism for w in hosted if w.aws is not None}
+        if "pod-identity" in mechanisms:
+            endpoints += WORKLOAD_IDENTITY_ENDPOINTS["eks-pod-identity"]
+        token_service = "irsa" in mechanisms
+    else:
+        token_service = True
+    rules: list[dict[str, Any]] = [
+        {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]} for cidr, port in endpoints
+    ]
+    if token_service:
+        rules.append(
+            {
+                "to": [{"ipBlock": _ip_block(intent, cidr)} for cidr in intent.network.token_service_cidrs],
+                "ports": [{"protocol": "TCP", "port": _HTTPS}],
+            }
+        )
+    if not rules:
+        return None
+    selector = {"matchLabels": dict(_AKS_WORKLOAD_IDENTITY_LABEL)} if cloud == "aks" else {}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(intent, ALLOW_WORKLOAD_IDENTITY, ns.name),
+        "spec": {"podSelector": selector, "policyTypes": ["Egress"], "egress": rules},
+    }
+
+
 def limit_range(intent: Intent, ns: NamespaceIntent) -> Manifest:
     """Default requests and limits, so a container without them still fits the quota (NS-05)."""
     q = ns.quota
@@ -353,7 +423,8 @@ def baseline_objects(intent: Intent, annotations: ServiceAccountAnnotations | No
     """The whole in-cluster baseline, in a deterministic order.
 
     Per intent namespace, in intent order: Namespace, default-deny (when ``network.defaultDeny``),
-    allow-dns (when ``network.allowDns``), allow-egress (when there are egress rules), LimitRange,
+    allow-dns (when ``network.allowDns``), allow-egress (when there are egress rules),
+    allow-workload-identity (when the namespace hosts one: :func:`workload_identity_egress_policy`), LimitRange,
     ResourceQuota, the ``default`` ServiceAccount, then that namespace's workload ServiceAccounts.
     Workload ServiceAccounts in namespaces the intent does not create (``default``, system
     namespaces) come last. Every object carries the ``fleet-baseline.io/baseline-version`` label.
@@ -369,6 +440,9 @@ def baseline_objects(intent: Intent, annotations: ServiceAccountAnnotations | No
         egress = allow_egress_policy(intent, ns)
         if egress is not None:
             out.append(egress)
+        identity = workload_identity_egress_policy(intent, ns)
+        if identity is not None:
+            out.append(identity)
         out.append(limit_range(intent, ns))
         out.append(resource_quota(intent, ns))
         out.append(_merge_default_account(intent, default_service_account(intent, ns), ns.name, annotations))

@@ -22,6 +22,28 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--engine", choices=("vap", "kyverno", "gatekeeper"), help="admission engine (default: the intent's)"
     )
     p.add_argument(
+        "--gitops",
+        choices=("kustomize", "flux", "argocd"),
+        default="kustomize",
+        help="how the engine and the policies are delivered: plain kustomize (default, the engine's install "
+        "named in NOTES.md), Flux HelmRelease + Kustomizations with dependsOn, or Argo CD Applications in sync waves",
+    )
+    p.add_argument(
+        "--repo-path",
+        metavar="PATH",
+        help="flux/argocd: the output directory's path in the Git repository (default: --out as given)",
+    )
+    p.add_argument(
+        "--repo-url", metavar="URL", help="argocd: the Git repository Argo CD reads the render from (required)"
+    )
+    p.add_argument("--revision", default="HEAD", help="argocd: the revision to sync (default HEAD)")
+    p.add_argument(
+        "--flux-source",
+        default="flux-system/flux-system",
+        metavar="NS/NAME",
+        help="flux: the GitRepository holding the render (default flux-system/flux-system)",
+    )
+    p.add_argument(
         "--aws-account-id",
         metavar="ID",
         help="EKS: annotate IRSA service accounts with the workload roles the EKS component names",
@@ -31,15 +53,25 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from baseline.catalog import CatalogError
     from baseline.loader import IntentError
+    from baseline.render.gitops import GitOpsError, GitOpsOptions
     from baseline.render.manifests import RenderError, eks_irsa_annotations, render_files, write_files
 
+    source_namespace, _, source_name = str(args.flux_source).rpartition("/")
     try:
+        gitops = GitOpsOptions(
+            mode=args.gitops,
+            repo_path=args.repo_path or str(args.out),
+            source_name=source_name,
+            source_namespace=source_namespace or "flux-system",
+            repo_url=args.repo_url,
+            revision=args.revision,
+        )
         intent = stack_intent(args)
         assert intent is not None  # --stack is required
         annotations = eks_irsa_annotations(intent, args.aws_account_id) if args.aws_account_id else None
-        files = render_files(intent, args.engine, service_account_annotations=annotations)
+        files = render_files(intent, args.engine, service_account_annotations=annotations, gitops=gitops)
         written, removed = write_files(files, args.out)
-    except (IntentError, CatalogError, RenderError) as exc:
+    except (IntentError, CatalogError, RenderError, GitOpsError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
     except OSError as exc:
@@ -57,7 +89,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 COMMAND = Command(
     "render",
-    "write the in-cluster baseline (namespaces, policies, admission objects) as YAML for Argo CD or Flux",
+    "write the in-cluster baseline (namespaces, policies, admission objects) for kubectl apply -k, Flux or Argo CD",
     configure,
     run,
 )

@@ -212,8 +212,10 @@ def test_st03_judges_only_namespaces_the_baseline_stamped() -> None:
     default = Subject({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}})
     findings = evaluator().evaluate_all([foreign, default])
     assert verdicts(findings, "ST-03") == {"Namespace/argocd": "pass", "Namespace/default": "pass"}
-    # ... and ST-01 is what reports a namespace without the stamp
-    assert verdicts(findings, "ST-01") == {"Namespace/argocd": "fail", "Namespace/default": "fail"}
+    # ... ST-01 neither: a namespace without a stamp was not born from a (stale) template; NS-01
+    # is what reports a namespace made outside the baseline without its Pod Security labels
+    assert verdicts(findings, "ST-01") == {"Namespace/argocd": "pass", "Namespace/default": "pass"}
+    assert verdicts(findings, "NS-01") == {"Namespace/argocd": "fail", "Namespace/default": "fail"}
 
 
 def test_stack_controls_as_pulumi_resources() -> None:

@@ -34,6 +34,7 @@ from baseline.evaluator import Evaluator, Subject, intent_params
 from baseline.exceptions import scope_covers
 from baseline.intent import ExceptionIntent, Intent
 from baseline.loader import IntentError, intent_from_config, read_stack_config
+from baseline.system_namespaces import CONTROL_PLANE_CONDITION, control_plane_expression, merged_system_namespaces
 from providers.admission import (
     ANNOTATION_EXCEPTION_PREFIX,
     ENGINE_NAMESPACES,
@@ -651,12 +652,15 @@ def test_every_object_is_labeled_and_annotated(engine: str, catalog: Catalog, in
 
 
 def test_system_namespaces_are_one_list_plus_the_engines_own(intent: Intent) -> None:
-    base = ("kube-system", "kube-public", "kube-node-lease")
+    base = merged_system_namespaces("eks")  # the catalog's list for the intent's cloud
+    assert base[:3] == ("kube-system", "kube-public", "kube-node-lease") and "amazon-guardduty" in base
     assert system_namespaces(intent, "vap") == base
     assert system_namespaces(intent, "kyverno") == (*base, "kyverno")
     assert system_namespaces(intent, "gatekeeper") == (*base, "gatekeeper-system")
     custom = _with(systemNamespaces=["kube-system", "istio-system"])
-    assert system_namespaces(custom, "kyverno") == ("kube-system", "istio-system", "kyverno")
+    assert system_namespaces(custom, "kyverno") == (*base, "istio-system", "kyverno")
+    removed = _with(systemNamespaces={"add": ["istio-system"], "remove": ["amazon-guardduty"]})
+    assert system_namespaces(removed, "vap") == (*(n for n in base if n != "amazon-guardduty"), "istio-system")
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -666,7 +670,7 @@ def test_system_namespaces_excluded_from_ns_and_pod_controls_only(engine: str, c
     out = render_admission(which, catalog, engine, TODAY)
     for m in out:
         cid = m["metadata"]["annotations"]["fleet-baseline.io/control"]
-        exempt = cid.startswith(("NS-", "POD-"))
+        exempt = catalog[cid].exempts_system_namespaces
         if m["kind"] in {"ValidatingAdmissionPolicy", "ValidatingPolicy"}:
             match = m["spec"]["matchConstraints"]
             selector = match.get("namespaceSelector")
@@ -726,21 +730,21 @@ def test_glob_to_regex_matches_like_fnmatch(glob: str) -> None:
 def test_exceptions_are_rendered_natively_per_engine(catalog: Catalog, intent: Intent) -> None:
     vap = render_admission(intent, catalog, "vap", TODAY)
     pod60 = named(vap, "fleet-baseline-pod-60-no-privileged", VAP)
-    conditions = [c["expression"] for c in pod60["spec"]["matchConditions"]]
+    assert pod60["spec"]["matchConditions"][0]["name"] == CONTROL_PLANE_CONDITION  # then the exceptions
+    conditions = [c["expression"] for c in _exception_conditions(pod60["spec"]["matchConditions"])]
     assert conditions == [
         '!((has(object.metadata.namespace) ? object.metadata.namespace : "") == "observability")',
         '!(has(object.metadata.name) && object.metadata.name.matches("^debug-.*$"))',
     ]
-    assert all(c["name"].startswith(ANNOTATION_EXCEPTION_PREFIX) for c in pod60["spec"]["matchConditions"])
     # a cluster-wide exception: the policy matches nothing until it expires
-    assert [c["expression"] for c in named(vap, "fleet-baseline-pod-61-allowed-registries", VAP)["spec"][
-        "matchConditions"]] == ["!(true)"]
+    assert [c["expression"] for c in _exception_conditions(named(vap, "fleet-baseline-pod-61-allowed-registries",
+                                                                 VAP)["spec"]["matchConditions"])] == ["!(true)"]
     # the namespace exception of NS-60 covers the Namespace object by name and NetworkPolicies inside it
-    assert named(vap, "fleet-baseline-ns-60-owned-and-no-metadata-egress-0", VAP)["spec"]["matchConditions"][0][
-        "expression"] == '!(object.metadata.name == "legacy")'
+    assert _exception_conditions(named(vap, "fleet-baseline-ns-60-owned-and-no-metadata-egress-0", VAP)["spec"][
+        "matchConditions"])[0]["expression"] == '!(object.metadata.name == "legacy")'
     # RB-60 has a cluster-scoped kind: the namespace+name scope reads the namespace, "" for a ClusterRole
     rb60 = named(vap, "fleet-baseline-rb-60-no-wildcard-verbs", VAP)
-    assert "ci-.$" in rb60["spec"]["matchConditions"][0]["expression"]
+    assert "ci-.$" in _exception_conditions(rb60["spec"]["matchConditions"])[0]["expression"]
 
     kyverno = render_admission(intent, catalog, "kyverno", TODAY)
     exceptions = by_kind(kyverno, "PolicyException")
@@ -752,8 +756,8 @@ def test_exceptions_are_rendered_natively_per_engine(catalog: Catalog, intent: I
         ("fleet-baseline-ns-60-owned-and-no-metadata-egress-0", 'object.metadata.name == "legacy"'),
         ("fleet-baseline-ns-60-owned-and-no-metadata-egress-1",
          '(has(object.metadata.namespace) ? object.metadata.namespace : "") == "legacy"'),
-        ("fleet-baseline-rb-60-no-wildcard-verbs", named(vap, "fleet-baseline-rb-60-no-wildcard-verbs", VAP)["spec"][
-            "matchConditions"][0]["expression"][2:-1]),
+        ("fleet-baseline-rb-60-no-wildcard-verbs", _exception_conditions(named(
+            vap, "fleet-baseline-rb-60-no-wildcard-verbs", VAP)["spec"]["matchConditions"])[0]["expression"][2:-1]),
         ("fleet-baseline-pod-61-allowed-registries", None),  # cluster-wide: no conditions, every object
     ])
     assert all(e["metadata"]["namespace"] == ENGINE_NAMESPACES["kyverno"] for e in exceptions)
@@ -765,7 +769,8 @@ def test_exceptions_are_rendered_natively_per_engine(catalog: Catalog, intent: I
     assert constraint["spec"]["match"]["excludedNamespaces"] == [*system, "observability"]
     template = named(gk, constraint["kind"].lower())
     source = template["spec"]["targets"][0]["code"][0]["source"]
-    assert [c["expression"] for c in source["matchCondition"]] == ["object != null", conditions[1]]
+    assert [c["expression"] for c in source["matchCondition"]] == [
+        "object != null", control_plane_expression(), conditions[1]]
     assert "matchConditions" not in source  # Gatekeeper's decoder reads the singular key only
     assert named(gk, "fleet-baseline-ns-60-owned-and-no-metadata-egress-1")["spec"]["match"][
         "excludedNamespaces"] == [*system, "legacy"]
@@ -776,7 +781,7 @@ def test_a_namespace_exception_does_not_leak(catalog: Catalog, intent: Intent) -
         out = render_admission(intent, catalog, engine, TODAY)
         for m in out:
             text = json.dumps(m)
-            if "observability" in text:
+            if re.search(r"(?<![-\w])observability(?![-\w])", text):  # not aws-observability, a system one
                 assert m["metadata"]["annotations"]["fleet-baseline.io/target"] == "POD-60#0", (engine, m["kind"])
     constraints = {m["metadata"]["name"]: m for m in render_admission(intent, catalog, "gatekeeper", TODAY)
                    if m["apiVersion"].startswith("constraints.")}
@@ -796,9 +801,15 @@ def test_expired_exceptions_are_not_rendered(engine: str, catalog: Catalog, inte
     later = render_admission(intent, catalog, engine, dt.date(2031, 1, 1))  # every exception expired
     assert not _exception_annotations(later)
     assert not by_kind(later, "PolicyException")
-    assert not [m for m in later if m["spec"].get("matchConditions") or "exception" in json.dumps(m["spec"])]
+    assert not [m for m in later if _exception_conditions(m["spec"].get("matchConditions", []))
+                or "exception" in json.dumps(m["spec"])]
     gk_excluded = [m["spec"]["match"].get("excludedNamespaces", []) for m in later if "match" in m["spec"]]
     assert all("shop" not in e and "observability" not in e for e in gk_excluded)
+
+
+def _exception_conditions(conditions: Iterable[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """The match conditions that render exceptions (the request conditions come first)."""
+    return [c for c in conditions if c["name"].startswith(ANNOTATION_EXCEPTION_PREFIX)]
 
 
 def _exception_annotations(out: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -841,9 +852,14 @@ def _compiled(expression: str, variables: tuple[tuple[str, str], ...]) -> Compil
     return compile_check(expression, variables)
 
 
+#: What the API server passes a policy for a CREATE by a person (not the control plane).
+_CREATE_REQUEST = {"operation": "CREATE", "userInfo": {"username": "alice@example.com", "groups": ["developers"]}}
+
+
 def _holds(expression: str, obj: Mapping[str, Any], variables: Iterable[tuple[str, str]] = (),
            given: Mapping[str, Any] | None = None) -> bool:
-    verdict, error = _compiled(expression, tuple(variables)).run({"object": obj, "variables": dict(given or {})})
+    data = {"object": obj, "oldObject": None, "request": _CREATE_REQUEST, "variables": dict(given or {})}
+    verdict, error = _compiled(expression, tuple(variables)).run(data)
     assert error is None, (expression, error)
     return bool(verdict)
 

@@ -103,12 +103,14 @@ def test_objects_are_deterministic_and_ordered_per_namespace(prod_intent: Intent
         ("Namespace", "shop"),
         ("NetworkPolicy", "default-deny"),
         ("NetworkPolicy", "allow-dns"),
+        ("NetworkPolicy", "allow-workload-identity"),  # shop hosts a workload identity
         ("LimitRange", "limits"),
         ("ResourceQuota", "quota"),
         ("ServiceAccount", "default"),
         ("ServiceAccount", "orders"),
     ]
     assert ("NetworkPolicy", "allow-egress") in _kinds(objs, "observability")
+    assert ("NetworkPolicy", "allow-workload-identity") not in _kinds(objs, "observability")
     assert [o["metadata"]["name"] for o in objs if o["kind"] == "Namespace"] == ["shop", "payments", "observability"]
 
 

@@ -31,7 +31,10 @@ def intent() -> Any:
 
 
 def _docs(files: dict[str, str]) -> dict[str, Any]:
-    return {name: yaml.safe_load(text) for name, text in files.items()}
+    """The object files (NOTES.md, kustomizations and engine values left out), one document each."""
+    return {name: yaml.safe_load(text) for name, text in files.items()
+            if name.endswith(".yaml") and "kustomization" not in name.rsplit("/", 1)[-1]
+            and not name.startswith(("engine/", "flux/", "argocd/"))}
 
 
 def _k8s_versions() -> list[str]:
@@ -42,15 +45,24 @@ def _k8s_versions() -> list[str]:
 @pytest.mark.parametrize("engine", ENGINES)
 def test_render_is_the_components_object_list(intent: Any, engine: str) -> None:
     files = render_files(intent, engine, TODAY)
-    objects = [doc for name, doc in _docs(files).items() if name != "kustomization.yaml"]
-    assert objects == incluster_manifests(intent, engine, TODAY)
+    objects = list(_docs(files).values())
+    assert sorted(map(repr, objects)) == sorted(map(repr, incluster_manifests(intent, engine, TODAY)))
+    baseline = [n for n in _docs(files) if "/" not in n]
+    policies = [n.split("/", 1)[1] for n in _docs(files) if n.startswith("policies/")]
+    assert [d for n, d in _docs(files).items() if "/" not in n] + [d for n, d in _docs(files).items()
+                                                                   if n.startswith("policies/")] == \
+        incluster_manifests(intent, engine, TODAY)  # each kustomization in registration order
     kustomization = yaml.safe_load(files["kustomization.yaml"])
-    assert kustomization["resources"] == [n for n in files if n != "kustomization.yaml"]
+    # kubectl apply -k installs it as written: no Helm inflation, anywhere
+    assert kustomization["resources"] == baseline + (["policies"] if engine == "vap" else [])
+    assert yaml.safe_load(files["policies/kustomization.yaml"])["resources"] == policies
     assert all(text.startswith(GENERATED_MARKER + "\n") for text in files.values())
-    assert ("helmCharts" in kustomization) == (engine != "vap")
+    assert not any("helmCharts" in text for text in files.values())
+    assert ("engine/values.yaml" in files) == (engine != "vap")
     if engine != "vap":
-        chart = kustomization["helmCharts"][0]
-        assert chart["version"] in {"3.9.0", "3.23.0"} and chart["valuesInline"]
+        note = files["NOTES.md"]
+        assert "helm upgrade --install" in note and ("3.9.0" in note or "3.23.0" in note)
+        assert "kubectl apply -k policies/" in note
 
 
 def test_rendered_objects_validate_strictly(intent: Any) -> None:
@@ -63,9 +75,7 @@ def test_rendered_objects_validate_strictly(intent: Any) -> None:
     every = _k8s_versions()
     versions = [every[0], every[-1]]  # test_admission walks every version for the admission objects
     for engine in ENGINES:
-        for name, doc in _docs(render_files(intent, engine, TODAY)).items():
-            if name == "kustomization.yaml":
-                continue
+        for doc in _docs(render_files(intent, engine, TODAY)).values():
             group = doc["apiVersion"].rpartition("/")[0]
             if group in {"policies.kyverno.io", "templates.gatekeeper.sh"}:
                 crds.validate(doc)
@@ -79,9 +89,9 @@ def test_rendered_objects_validate_strictly(intent: Any) -> None:
 def test_second_run_writes_identical_bytes_and_removes_what_went_away(intent: Any, tmp_path: Path) -> None:
     files = render_files(intent, "kyverno", TODAY)
     write_files(files, tmp_path)
-    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    first = {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     _, removed = write_files(render_files(intent, "kyverno", TODAY), tmp_path)
-    assert removed == [] and {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+    assert removed == [] and {str(p): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == first
     # the intent's exception expires: its PolicyException file is removed on the next render
     later = TODAY.replace(year=2028)
     _, removed = write_files(render_files(intent, "kyverno", later), tmp_path)
@@ -103,7 +113,7 @@ def test_irsa_annotations_match_the_eks_component(intent: Any) -> None:
         }
     }
     files = _docs(render_files(intent, "vap", TODAY, annotations))
-    sa = files["shop_serviceaccount_orders.yaml"]
+    sa = files["shop_serviceaccount_orders.yaml"]  # a baseline object: at the top
     assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
         ":role/prod-eu-1-eu-west-1-wi-shop-orders"
     )
