@@ -16,6 +16,7 @@ from baseline.history.model import (
     exception_records,
     findings_to_records,
 )
+from baseline.history.queries import QUERIES, Answer, answer, parse_when
 from baseline.history.report import FORMATS, render_rows
 from baseline.history.schema import LATEST, MIGRATIONS
 from baseline.history.store import DIMENSIONS, UNOWNED, Diff, HistoryStore, is_postgres_url, open_store, p90
@@ -25,8 +26,10 @@ __all__ = [
     "FORMATS",
     "LATEST",
     "MIGRATIONS",
+    "QUERIES",
     "TRACKED_STATUSES",
     "UNOWNED",
+    "Answer",
     "ClusterObservation",
     "Diff",
     "ExceptionRecord",
@@ -36,10 +39,12 @@ __all__ = [
     "RunInfo",
     "RunRecord",
     "RunSummary",
+    "answer",
     "exception_records",
     "findings_to_records",
     "is_postgres_url",
     "open_store",
     "p90",
+    "parse_when",
     "render_rows",
 ]
