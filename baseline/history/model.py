@@ -166,16 +166,16 @@ _RANK = {"unknown": 0, "excepted": 1, "fail": 2}
 _STATUS: dict[str, Status] = {"fail": "fail", "excepted": "excepted", "unknown": "unknown"}
 
 
-def findings_to_records(findings: Iterable[Finding], *, default_cluster: str) -> list[FindingRecord]:
-    """The evaluator's findings as the store's records: passes dropped, one record per identity
-    (the worst status of the policies that judged the same subject and target)."""
+def findings_to_records(findings: Iterable[Finding], *, cluster: str) -> list[FindingRecord]:
+    """The evaluator's findings about one cluster as the store's records: passes dropped, one record
+    per identity (the worst status of the policies that judged the same subject and target)."""
     out: dict[tuple[str, str, str, str], FindingRecord] = {}
     for f in findings:
         status = _STATUS.get(f.status)
         if status is None:
             continue
         rec = FindingRecord(
-            cluster=f.cluster or default_cluster,
+            cluster=cluster,
             control=f.control_id,
             subject=f.subject,
             target=f.subject_type,

@@ -75,7 +75,8 @@ def answer(
     limit: int | None = None,
 ) -> Answer:
     """Ask ``store`` one of :data:`QUERIES`; times default to the ``window_days`` before ``now``."""
-    until = until or now
+    given_until = until
+    until = until or now + dt.timedelta(seconds=1)  # up to now inclusive: a run of this very second counts
     if since is None:
         since = until - dt.timedelta(days=window_days)
     if query == "diff":
@@ -100,8 +101,9 @@ def answer(
             rows = [r for r in rows if wanted is None or r["key"] == wanted]
         return Answer(query, rows, {"since": since.date().isoformat(), "until": last.isoformat()}, "days")
     if query == "evidence":
-        rows = _filter(store.evidence(since, until), team, cluster, control, team_key="owner")
-        return Answer(query, rows, {"since": since.isoformat(), "until": until.isoformat()}, "events")
+        rows = _filter(store.evidence(since, given_until), team, cluster, control, team_key="owner")
+        end = given_until.isoformat() if given_until else None
+        return Answer(query, rows, {"since": since.isoformat(), "until": end}, "events")
     if query == "runs":
         runs = store.runs(limit)
         rows = [

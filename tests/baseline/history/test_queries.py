@@ -36,8 +36,11 @@ def test_each_query_answers_in_every_format(history_url: str) -> None:
         assert mttr.rows == [{"by": "control", "key": "POD-01", "resolved": 1, "mean_hours": 48.0, "p90_hours": 48.0}]
         trend = answer(store, "trend", now=at(4), since=at(1), by=["team"])
         assert [(r["day"], r["failing"]) for r in trend.rows] == [
-            ("2026-03-01", 2), ("2026-03-02", 2), ("2026-03-03", 2),
-        ]  # fmt: skip
+            ("2026-03-01", 2),
+            ("2026-03-02", 2),
+            ("2026-03-03", 2),
+            ("2026-03-04", 2),
+        ]  # fmt: skip (up to today, inclusive)
         evidence = answer(store, "evidence", now=at(4), since=parse_when("2026-03-03"))
         assert {(e["actor"], e["event"], e["subject"]) for e in evidence.rows} == {
             ("bob", "opened", "jobs (Pod)"),

@@ -121,9 +121,9 @@ def test_the_worst_status_wins_when_two_policies_report_one_identity(store: Hist
 def _evaluate(paths: Sequence[Path], when: dt.datetime) -> tuple[RunRecord, dict[str, set[tuple[str, str, str, str]]]]:
     """A fleet run over state exports through the real reader and evaluator, as the store receives it."""
     from baseline.audit import audit, exceptions_from_records
+    from baseline.audit.sources import read_state
     from baseline.catalog import load_catalog
     from baseline.evaluator import Evaluator
-    from baseline.sources import read_state
 
     catalog = load_catalog()
     clusters, findings, excs = [], [], []
@@ -132,7 +132,7 @@ def _evaluate(paths: Sequence[Path], when: dt.datetime) -> tuple[RunRecord, dict
         snapshot = read_state(str(path))
         assert snapshot.cluster
         evaluator = Evaluator(catalog, exceptions=exceptions_from_records(snapshot.exceptions), today=when.date())
-        records = findings_to_records(audit(snapshot, evaluator), default_cluster=snapshot.cluster)
+        records = findings_to_records(audit(snapshot, evaluator), cluster=snapshot.cluster)
         findings += records
         for r in records:
             if r.status != "unknown":
