@@ -282,11 +282,32 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for source, message in errors:
         print(f"error: {source}: {message}", file=err)
     report = builder.report()
+    if args.record and report.clusters:
+        from baseline.cli.history import record_run
+
+        code = record_run(
+            args,
+            err,
+            command="fleet",
+            observations=observations,
+            sources=sources,
+            catalog_version=builder.catalog.baseline_version,
+        )
+        if code != EXIT_OK:
+            return code
+    page_history: dict[str, Any] | None = None
+    if args.history and args.format == "html":
+        from baseline.cli.history import page_history as read_page_history
+
+        page_history, problem = read_page_history(args.history, today)
+        if problem:
+            print(f"error: {problem}", file=err)
+            return EXIT_BAD_INPUT
     renderers = {
         "table": lambda: render_table(report, fail_on=args.fail_on, color=not args.output and out.isatty()) + "\n",
         "json": lambda: render_json(report, fail_on=args.fail_on),
         "markdown": lambda: render_markdown(report, fail_on=args.fail_on),
-        "html": lambda: render_html(report, fail_on=args.fail_on),
+        "html": lambda: render_html(report, fail_on=args.fail_on, history=page_history),
     }
     text = renderers[args.format]()
     if args.output:
@@ -306,19 +327,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     if not report.clusters:
         return EXIT_BAD_INPUT
-    if args.record:
-        from baseline.cli.history import record_run
-
-        code = record_run(
-            args,
-            err,
-            command="fleet",
-            observations=observations,
-            sources=sources,
-            catalog_version=builder.catalog.baseline_version,
-        )
-        if code != EXIT_OK:
-            return code
     if blocked:
         return EXIT_BLOCKED
     return EXIT_BAD_INPUT if errors else EXIT_OK

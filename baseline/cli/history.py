@@ -24,7 +24,17 @@ if TYPE_CHECKING:
     from baseline.evaluator import Finding
     from baseline.history import ClusterObservation, ExceptionRecord, FindingRecord
 
-__all__ = ["COMMAND", "Observation", "add_record_options", "configure", "observe", "record_run", "run"]
+__all__ = [
+    "COMMAND",
+    "Observation",
+    "add_record_options",
+    "configure",
+    "observe",
+    "page_history",
+    "record_options_error",
+    "record_run",
+    "run",
+]
 
 _QUERIES = ("diff", "open", "mttr", "trend", "evidence", "runs")
 _FORMATS = ("table", "json", "csv")
@@ -135,6 +145,44 @@ def record_run(
         file=err,
     )
     return EXIT_OK
+
+
+def page_history(location: str, today: dt.date, days: int = 30) -> tuple[dict[str, Any] | None, str | None]:
+    """What the fleet page shows of the history (``baseline.fleet.html.render_html``'s ``history``),
+    as plain data: the last ``days`` days' trend per cluster, what the latest run opened, every open
+    finding. (None, message) when the store cannot be read."""
+    from baseline.history import HistoryError, open_store
+
+    now = dt.datetime.now(dt.UTC)
+    try:
+        with open_store(location) as store:
+            runs = store.runs(1)
+            if not runs:
+                return {"run": None, "previousRun": None, "trend": {}, "new": {}, "open": []}, None
+            diff = store.diff()
+            trend: dict[str, list[list[Any]]] = {}
+            for row in store.trend(today - dt.timedelta(days=days - 1), today, by="cluster"):
+                trend.setdefault(row["key"], []).append([row["day"], row["failing"]])
+            new: dict[str, dict[str, int]] = {}
+            fresh = set()
+            for row in diff.new:
+                per = new.setdefault(row["cluster"], {})
+                per[row["control"]] = per.get(row["control"], 0) + 1
+                fresh.add((row["cluster"], row["control"], row["subject"], row["target"]))
+            opened = [
+                [
+                    r["cluster"],
+                    r["control"],
+                    r["subject"],
+                    r["team"],
+                    r["age_days"],
+                    (r["cluster"], r["control"], r["subject"], r["target"]) in fresh,
+                ]
+                for r in store.open_findings(now)
+            ]
+    except HistoryError as exc:
+        return None, f"history: {exc}"
+    return {"run": diff.to_run, "previousRun": diff.from_run or None, "trend": trend, "new": new, "open": opened}, None
 
 
 # --------------------------------------------------------------------------- history SUB
