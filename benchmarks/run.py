@@ -21,6 +21,9 @@ method and the machine's facts). What is measured:
   imported is read from ``PYTHONPROFILEIMPORTTIME``.
 * **fleet**: ``fleet-baseline fleet`` over 100 and 1,000 state exports (``benchmarks.fleet``).
 * **startup**: ``fleet-baseline --help``, and which heavy packages it imports.
+* **history**: the posture history store (``benchmarks.history_store``): 1,000 clusters recorded
+  daily for 365 simulated days (100 x 30 with ``--quick``) into SQLite and a private PostgreSQL
+  server: time per daily run, store size, ``history open``/``mttr``/``trend``/``diff``/``evidence``.
 
 Every figure is the median of ``--repeat`` runs (cheap runs) or a single run (the 100,000-object
 audit, checkov beyond 1,000 objects, plan of 1,000 namespaces, fleet of 1,000). Peak memory is the
@@ -55,6 +58,7 @@ import yaml
 
 from benchmarks import corpus
 from benchmarks import fleet as fleet_bench
+from benchmarks import history_store as history_bench
 
 __all__ = [
     "AUDIT_SIZES",
@@ -310,6 +314,7 @@ class Suite:
     fleet_bytes: dict[int, int] = field(default_factory=dict)
     startup: Series | None = None
     startup_heavy: list[str] = field(default_factory=list)
+    history: list[history_bench.HistoryResult] = field(default_factory=list)
 
     @property
     def audit_sizes(self) -> tuple[int, ...]:
@@ -386,6 +391,17 @@ class Suite:
             argv = [*self.cli, "fleet", "--state-dir", str(exports), "--format", "html", "--output", str(report)]
             argv += ["--today", "2026-11-22"]
             self.fleets[n] = repeated(f"fleet {n:,}", self.times(n >= 1_000), partial(measure, argv), self.log)
+
+    # ------------------------------------------------------------------ history
+
+    @property
+    def history_size(self) -> tuple[int, int]:
+        """(clusters, days) recorded into the history store: the target, or 100 x 30 with --quick."""
+        return (100, 30) if self.quick else (1_000, 365)
+
+    def run_history(self) -> None:
+        clusters, days = self.history_size
+        self.history = history_bench.run_all(clusters, days, log=self.log)
 
     # ------------------------------------------------------------------ startup
 
@@ -672,6 +688,17 @@ def render_markdown(s: Suite, facts: dict[str, str], checkov: str) -> str:
             "",
             *table,
         ]
+    if s.history:
+        clusters, days = s.history_size
+        lines += [
+            "",
+            f"### Posture history: {clusters:,} clusters recorded daily for {days} simulated days",
+            "",
+            "`benchmarks/history_store.py`: one `fleet --record` a day (every cluster, ~15 failing findings each,"
+            " a little drift daily), in-process; queries over the whole store at the end (best of two).",
+            "",
+            *history_bench.table(s.history),
+        ]
     lines += ["", HISTORY_FILE.read_text(encoding="utf-8").strip(), "", METHOD.strip(), ""]
     return "\n".join(lines)
 
@@ -752,7 +779,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--quick", action="store_true", help="smaller sizes only: 1k/10k objects, 10/100 namespaces, 100 exports"
     )
-    ap.add_argument("--only", choices=("audit", "plan", "fleet", "startup"), action="append", help="run only these")
+    ap.add_argument(
+        "--only", choices=("audit", "plan", "fleet", "startup", "history"), action="append", help="run only these"
+    )
     ap.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it (default: a temporary directory)")
     args = ap.parse_args(argv)
     python = sys.executable
@@ -763,10 +792,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     log(f"bench: {facts.get('cpus')}, load {facts.get('load', '?')}; checkov {checkov}")
-    parts = args.only or ["startup", "plan", "fleet", "audit"]
+    parts = args.only or ["startup", "plan", "fleet", "audit", "history"]
     with _workdir(args.keep) as work:
         suite = Suite(work, python, _cli_argv(python), args.checkov, args.repeat, args.quick, args.checkov_timeout, log)
-        for part in ("startup", "plan", "fleet", "audit"):
+        for part in ("startup", "plan", "fleet", "audit", "history"):
             if part in parts:
                 getattr(suite, f"run_{part}")()
         with contextlib.suppress(OSError):

@@ -1,7 +1,7 @@
 """The ``fleet-baseline`` command line: a thin registry of commands.
 
 Each command is one module of this package (``plan``, ``controls``, ``pack_config``, ``render``,
-``audit``, ``fleet``) holding its options (``configure``), its handler (``run``, returning the exit
+``audit``, ``fleet``, ``history``) holding its options (``configure``), its handler (``run``, returning the exit
 code) and its :class:`~baseline.cli.common.Command` entry. This module only lists them and parses.
 The commands are the top layer: each composes the core and the application subpackages
 (``baseline.plan``, ``baseline.audit``, ``baseline.fleet``, ``baseline.render``); see
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from baseline import __version__
-from baseline.cli import audit, controls, fleet, init, pack, pack_config, plan, render, schema
+from baseline.cli import audit, controls, fleet, history, init, pack, pack_config, plan, render, schema
 from baseline.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -51,6 +51,7 @@ COMMANDS: tuple[Command, ...] = (
     render.COMMAND,
     audit.COMMAND,
     fleet.COMMAND,
+    history.COMMAND,
     init.COMMAND,
     schema.COMMAND,
     pack.COMMAND,

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     pass
 
 from baseline.cli.common import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Command, add_stack_option, stack_intent
+from baseline.cli.history import add_record_options, record_options_error
 
 __all__ = ["COMMAND", "configure", "run"]
 
@@ -98,6 +99,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="processes parsing manifest files (default: one per CPU; 1: in-process); small inputs stay in-process",
     )
+    add_record_options(p)
 
 
 #: The collector's first threshold during an audit (Python's default: 700). An audit builds millions of
@@ -155,6 +157,10 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not (args.manifests or args.state or live):
         print("error: nothing to audit: give --manifests PATH..., --state FILE|- and/or --context NAME", file=err)
         return EXIT_BAD_INPUT
+    problem = record_options_error(args)
+    if problem:
+        print(f"error: {problem}", file=err)
+        return EXIT_BAD_INPUT
     snapshots: list[Snapshot] = []
     try:
         catalog = load_catalog()
@@ -174,6 +180,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     today = args.today or dt.date.today()
     notes: list[str] = []
     findings: list[Finding] = []
+    observations: list[Any] = []
     shared = Evaluator.for_intent(intent, catalog, today=today) if intent is not None else None
     for snap in snapshots:
         if intent is not None and snap.stack and snap.stack != args.stack:
@@ -181,7 +188,13 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         evaluator = shared or Evaluator(
             catalog, exceptions=exceptions_from_records(snap.exceptions, snap.problems), today=today
         )
-        findings.extend(audit(snap, evaluator, intent=intent))
+        judged = audit(snap, evaluator, intent=intent)
+        findings.extend(judged)
+        if args.record:
+            from baseline.cli.history import observe
+
+            name = snap.cluster or (intent.cluster.name if intent is not None else None) or snap.source
+            observations.append(observe(snap, judged, name))
         if args.debug:
             print(f"audit: {snap.source}: {len(snap.subjects)} objects, {len(snap.problems)} problems", file=err)
     if intent is None:
@@ -228,6 +241,19 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"note: {note}", file=err)
     for problem in problems:
         print(f"warning: {problem}", file=err)
+    if args.record:
+        from baseline.cli.history import record_run
+
+        code = record_run(
+            args,
+            err,
+            command="audit",
+            observations=observations,
+            sources=[s.source for s in snapshots],
+            catalog_version=catalog.baseline_version,
+        )
+        if code != EXIT_OK:
+            return code
     threshold = SEVERITY_ORDER[args.fail_on]
     failing = [f for f in findings if f.status == "fail" and SEVERITY_ORDER[f.severity] >= threshold]
     counts = {s: sum(1 for f in findings if f.status == s) for s in ("fail", "unknown", "excepted")}

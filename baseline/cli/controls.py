@@ -13,6 +13,7 @@ from baseline.cli.common import EXIT_BAD_INPUT, EXIT_OK, Command, add_stack_opti
 
 __all__ = ["COMMAND", "configure", "run"]
 
+
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the catalog as JSON")
     p.add_argument(

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     pass
 
 from baseline.cli.common import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Command
+from baseline.cli.history import add_record_options, record_options_error
 
 __all__ = ["COMMAND", "configure", "run"]
 
@@ -59,6 +60,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--jobs", type=int, default=0, metavar="N", help="worker processes (default: one per CPU; 1: in-process)"
     )
     p.add_argument("--today", type=_iso_date, metavar="YYYY-MM-DD", help="judge as of this day (default: today)")
+    add_record_options(p)
     sub = p.add_subparsers(dest="fleet_command", metavar="SUBCOMMAND", parser_class=type(p))
     om = sub.add_parser(
         "operator-manifests",
@@ -116,9 +118,10 @@ class _FleetJudge:
     with an intent (``--stacks-dir``) gets its own: its parameters name the cluster.
     """
 
-    def __init__(self, stacks_dir: str | None, today: Any, kubeconfig: str | None) -> None:
+    def __init__(self, stacks_dir: str | None, today: Any, kubeconfig: str | None, record: bool = False) -> None:
         from baseline.catalog import load_catalog
 
+        self.record = record
         self.catalog = load_catalog()
         self.stacks_dir = stacks_dir
         self.today = today
@@ -165,7 +168,12 @@ class _FleetJudge:
             evaluator, intent = self.evaluator(snapshot)
             findings = audit(snapshot, evaluator, intent=intent)
             cloud = intent.cluster.cloud if intent is not None else None
-            return "ok", summarize(snapshot, findings, cloud=cloud)
+            summary = summarize(snapshot, findings, cloud=cloud)
+            if self.record:  # what the history store needs of this cluster, judged here, sent back small
+                from baseline.cli.history import observe
+
+                return "ok", (summary, observe(snapshot, findings, summary.name))
+            return "ok", summary
         except (SourceError, IntentError) as exc:
             return "error", str(exc)
         except Exception as exc:  # one odd source must not sink the fleet's report
@@ -175,9 +183,9 @@ class _FleetJudge:
 _JUDGE: _FleetJudge | None = None
 
 
-def _fleet_init(stacks_dir: str | None, today: Any, kubeconfig: str | None) -> None:
+def _fleet_init(stacks_dir: str | None, today: Any, kubeconfig: str | None, record: bool = False) -> None:
     global _JUDGE
-    _JUDGE = _FleetJudge(stacks_dir, today, kubeconfig)
+    _JUDGE = _FleetJudge(stacks_dir, today, kubeconfig, record)
 
 
 def _fleet_task(task: tuple[str, str]) -> tuple[str, Any]:
@@ -215,6 +223,10 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.fleet_command == "operator-manifests":
         return _run_operator_manifests(args, out, err)
+    problem = record_options_error(args)
+    if problem:
+        print(f"error: {problem}", file=err)
+        return EXIT_BAD_INPUT
     tasks = _fleet_tasks(args, err)
     if tasks is None:
         return EXIT_BAD_INPUT
@@ -231,9 +243,15 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     jobs = min(jobs, len(tasks))
     bar = ProgressBar(len(tasks), err, enabled=args.progress or err.isatty(), label="fleet")
     errors: list[tuple[str, str]] = []
+    observations: list[Any] = []
+    sources: list[str] = []
 
     def take(task: tuple[str, str], result: tuple[str, Any]) -> None:
         status, value = result
+        if status == "ok" and args.record:
+            value, observation = value
+            observations.append(observation)
+            sources.append(task[1])
         if status == "ok":
             builder.add_summary(value)
             bar.advance(note=value.name)
@@ -245,14 +263,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     try:
         if jobs <= 1:
-            judge = _FleetJudge(args.stacks_dir, today, args.kubeconfig)
+            judge = _FleetJudge(args.stacks_dir, today, args.kubeconfig, args.record)
             for task in tasks:
                 take(task, judge.judge(task))
         else:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(
-                max_workers=jobs, initializer=_fleet_init, initargs=(args.stacks_dir, today, args.kubeconfig)
+                max_workers=jobs,
+                initializer=_fleet_init,
+                initargs=(args.stacks_dir, today, args.kubeconfig, args.record),
             ) as pool:
                 chunk = max(1, min(16, len(tasks) // (jobs * 8)))
                 for task, result in zip(tasks, pool.map(_fleet_task, tasks, chunksize=chunk), strict=True):
@@ -262,11 +282,32 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for source, message in errors:
         print(f"error: {source}: {message}", file=err)
     report = builder.report()
+    if args.record and report.clusters:
+        from baseline.cli.history import record_run
+
+        code = record_run(
+            args,
+            err,
+            command="fleet",
+            observations=observations,
+            sources=sources,
+            catalog_version=builder.catalog.baseline_version,
+        )
+        if code != EXIT_OK:
+            return code
+    page_history: dict[str, Any] | None = None
+    if args.history and args.format == "html":
+        from baseline.cli.history import page_history as read_page_history
+
+        page_history, problem = read_page_history(args.history, today)
+        if problem:
+            print(f"error: {problem}", file=err)
+            return EXIT_BAD_INPUT
     renderers = {
         "table": lambda: render_table(report, fail_on=args.fail_on, color=not args.output and out.isatty()) + "\n",
         "json": lambda: render_json(report, fail_on=args.fail_on),
         "markdown": lambda: render_markdown(report, fail_on=args.fail_on),
-        "html": lambda: render_html(report, fail_on=args.fail_on),
+        "html": lambda: render_html(report, fail_on=args.fail_on, history=page_history),
     }
     text = renderers[args.format]()
     if args.output:

@@ -9,6 +9,7 @@ import html
 import json
 import re
 import string
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -111,12 +112,75 @@ def _cell_title(col: ControlColumn, cell: Cell | None) -> str:
     return "\n".join(lines)
 
 
+def _script_json(value: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``<``, ``>`` or ``&`` can end it."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _sparkline(points: list[tuple[str, int]], width: int = 64, height: int = 16) -> str:
+    """An inline SVG line of failing findings per day (the history's trend), with its numbers as a title."""
+    if not points:
+        return ""
+    top = max(max(n for _d, n in points), 1)
+    step = width / max(len(points) - 1, 1)
+    xy = " ".join(f"{i * step:.1f},{height - 1 - (n / top) * (height - 2):.1f}" for i, (_d, n) in enumerate(points))
+    first, last = points[0], points[-1]
+    label = f"failing findings per day: {first[1]} on {first[0]}, {last[1]} on {last[0]} (max {top})"
+    return (
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img"'
+        f' aria-label="{_e(label)}"><title>{_e(label)}</title>'
+        f'<polyline fill="none" stroke="currentColor" stroke-width="1.5" points="{xy}"/></svg>'
+    )
+
+
+def _drill_data(report: FleetReport, history: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the per-control drill-down lists: each control's fix and failure share, and its failing
+    subjects per cluster (every one from the history's open findings; else the first few per cell)."""
+    from baseline.catalog import load_catalog
+
+    catalog = load_catalog()
+    fixes = {c.id: c.remediation for c in catalog.controls}
+    labels = {c.name: report.labels[c.source] for c in report.clusters}
+    controls: dict[str, Any] = {}
+    for col in report.controls:
+        judged = failing = 0
+        for c in report.clusters:
+            cell = c.cells.get(col.id)
+            if cell is not None:
+                judged += 1
+                failing += cell.status == "fail"
+        controls[col.id] = {
+            "title": col.title,
+            "severity": col.severity,
+            "fix": fixes.get(col.id, ""),
+            "failing": failing,
+            "judged": judged,
+        }
+    subjects: dict[str, list[list[Any]]] = {}
+    if history and history.get("open") is not None:
+        for cluster, control, subject, team, age, new in history["open"]:
+            if cluster in labels and control in controls:
+                subjects.setdefault(control, []).append([labels[cluster], subject, team, age, bool(new)])
+    else:
+        for c in report.clusters:
+            for cid, cell in c.cells.items():
+                for subject in cell.subjects.get("fail", []):
+                    subjects.setdefault(cid, []).append([report.labels[c.source], subject, None, None, False])
+                more = cell.counts.get("fail", 0) - len(cell.subjects.get("fail", []))
+                if more > 0:
+                    label = report.labels[c.source]
+                    subjects.setdefault(cid, []).append([label, f"… and {more} more", None, None, False])
+    return {"controls": controls, "subjects": subjects, "complete": bool(history and history.get("open") is not None)}
+
+
 def render_html(
     report: FleetReport,
     *,
     fail_on: str = "critical",
     title: str = "Fleet baseline",
     generated: str | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> str:
     """One self-contained HTML page (inline CSS and JS, no network): a heatmap a person can scan.
 
@@ -124,6 +188,13 @@ def render_html(
     tooltip with counts and failing subjects; filters by team, severity and cloud; stale versions
     highlighted; exceptions with an expiry countdown, expired ones loud. Every string from a source
     is escaped.
+
+    ``history`` (plain data from the posture history, see ``baseline.cli.fleet``) adds a trend line
+    per cluster, marks what is new since the previous run, and lists every open failing subject in
+    the per-control drill-down: ``{"run": N, "previousRun": M, "trend": {cluster: [[day, n], ...]},
+    "new": {cluster: {control: n}}, "open": [[cluster, control, subject, team, age_days, new], ...]}``.
+    A click on a control's header opens its drill-down (fix, failure share, failing subjects); a click
+    on a cell shows its details; the team filter recounts the tiles; the CSV button exports the rows shown.
     """
     today = report.today
     blocked = report.blocked(fail_on)
@@ -143,13 +214,20 @@ def render_html(
         f"{_e(generated or today.isoformat())}</span></header>"
     )
 
-    def tile(value: Any, label: str, tone: str) -> None:
-        w(f'<div class="tile {tone}"><b>{_e(value)}</b><span>{_e(label)}</span></div>')
+    def tile(value: Any, label: str, tone: str, ident: str = "") -> None:
+        idattr = f' id="{ident}"' if ident else ""
+        w(f'<div class="tile {tone}"{idattr}><b>{_e(value)}</b><span>{_e(label)}</span></div>')
 
+    news: Mapping[str, Mapping[str, int]] = (history or {}).get("new") or {}
+    trends: Mapping[str, list[tuple[str, int]]] = (history or {}).get("trend") or {}
+    new_total = sum(sum(v.values()) for v in news.values())
     w('<div class="tiles">')
-    tile(len(report.clusters), "clusters", "")
-    tile(len(blocked), f"blocked at {fail_on}", "bad" if blocked else "ok")
-    tile(totals["fail"], "failing findings", "bad" if totals["fail"] else "ok")
+    tile(len(report.clusters), "clusters", "", "t-clusters")
+    tile(len(blocked), f"blocked at {fail_on}", "bad" if blocked else "ok", "t-blocked")
+    tile(totals["fail"], "failing findings", "bad" if totals["fail"] else "ok", "t-fail")
+    if history:
+        prev = history.get("previousRun")
+        tile(new_total, f"new since run {prev}" if prev else "new (first run)", "bad" if new_total else "ok", "t-new")
     tile(totals["unknown"], "unknown", "warn" if totals["unknown"] else "ok")
     tile(len(stale), "stale baseline", "warn" if stale else "ok")
     tile(len(report.exceptions), "exceptions", "")
@@ -175,12 +253,21 @@ def render_html(
     w('<label><input type="checkbox" id="f-only"> only failing</label>')
     w('<label>cluster <input type="search" id="f-q" placeholder="name"></label>')
     w(f'<span class="meta"><span id="shown">{len(report.clusters)}</span> shown</span>')
+    w('<button type="button" id="export-csv" title="the rows shown, as CSV">export CSV</button>')
     w('<span class="legend">')
     for s in ("fail", "unknown", "excepted", "pass", "n/a"):
         bg, fg = PALETTE[s]
         w(f'<span><i style="background:{bg};color:{fg}">{CELL_GLYPHS[s]}</i>{s}</span>')
     w("</span></div>")
 
+    # ------------------------------------------------------------ drill-down and details (filled by the script)
+    w(
+        '<section id="drill" class="panel" hidden aria-live="polite"><button type="button" class="close"'
+        ' aria-label="close">&times;</button><h2 id="drill-title"></h2><p id="drill-share" class="meta"></p>'
+        '<p id="drill-fix"></p><p id="drill-detail" class="detail"></p><div class="list"><table><thead><tr>'
+        "<th>cluster</th><th>subject</th><th>team</th><th>age (days)</th><th></th></tr></thead>"
+        '<tbody id="drill-rows"></tbody></table></div></section>'
+    )
     # ------------------------------------------------------------ matrix
     w('<div class="main"><div class="wrap"><table id="matrix" data-sev="">')
     w(
@@ -188,13 +275,32 @@ def render_html(
         '<th title="failing findings">fail</th><th title="unknown findings">unk</th>'
         '<th title="excepted findings">exc</th>'
     )
+    if history:
+        w('<th title="failing findings per day (history)">trend</th><th title="new since the previous run">new</th>')
     prev_area = None
     for col in report.controls:
         ga = " ga" if col.area != prev_area else ""
         prev_area = col.area
         sv = SEVERITY_ORDER.get(col.severity, 0)
         head_title = _e(f"{col.id} {col.title} ({col.severity})")
-        w(f'<th class="ctl sv{sv}{ga}" title="{head_title}"><div>{_e(col.id)}</div></th>')
+        w(
+            f'<th class="ctl sv{sv}{ga}" title="{head_title}" data-control="{_e(col.id)}" tabindex="0">'
+            f"<div>{_e(col.id)}</div></th>"
+        )
+    w("</tr>")
+    # failure share: of the clusters a control judged anything on, how many fail it
+    w('<tr class="share"><th class="sticky" title="clusters failing each control">failing share</th>')
+    w(f'<th colspan="{5 + (2 if history else 0)}"></th>')
+    prev_area = None
+    for col in report.controls:
+        ga = " ga" if col.area != prev_area else ""
+        prev_area = col.area
+        sv = SEVERITY_ORDER.get(col.severity, 0)
+        judged = sum(1 for c in report.clusters if col.id in c.cells)
+        failing = sum(1 for c in report.clusters if col.id in c.cells and c.cells[col.id].status == "fail")
+        share = round(100 * failing / judged) if judged else 0
+        tip = _e(f"{col.id}: failing on {failing} of {judged} clusters it judged")
+        w(f'<th class="pct sv{sv}{ga}" title="{tip}" data-control="{_e(col.id)}">{share if judged else "-"}</th>')
     w("</tr></thead><tbody>")
     version_title = {
         "current": "current",
@@ -205,9 +311,16 @@ def render_html(
     for c in report.clusters:
         vs = report.version_status(c)
         is_blocked = c.blocked_at(fail_on)
+        team_fails: dict[str, int] = {}
+        for judged_cell in c.cells.values():
+            for team_name, n in judged_cell.fail_teams.items():
+                team_fails[team_name] = team_fails.get(team_name, 0) + n
+        cluster_new = news.get(c.name) or {}
         attrs = (
             f' data-cloud="{_e(c.cloud or "other")}" data-name="{_e(report.labels[c.source].lower())}"'
             f' data-teams="{_attr_json(c.teams)}" data-worst="{c.worst_failing}"'
+            f' data-fail="{c.counts.get("fail", 0)}" data-team-fails="{_attr_json(team_fails)}"'
+            f' data-new="{sum(cluster_new.values())}" data-label="{_e(report.labels[c.source])}"'
         )
         row_class = ' class="blocked"' if is_blocked else ""
         w(f"<tr{row_class}{attrs}>")
@@ -222,6 +335,10 @@ def render_html(
         fails = c.counts.get("fail", 0)
         w(f'<td class="num{" hot" if is_blocked else ""}">{fails}</td>')
         w(f'<td class="num">{c.counts.get("unknown", 0)}</td><td class="num">{c.counts.get("excepted", 0)}</td>')
+        if history:
+            w(f'<td class="trend">{_sparkline([(str(d), int(n)) for d, n in trends.get(c.name, [])])}</td>')
+            fresh = sum(cluster_new.values())
+            w(f'<td class="num{" hot" if fresh else ""}">{fresh or ""}</td>')
         prev_area = None
         for col in report.controls:
             cell = c.cells.get(col.id)
@@ -230,8 +347,13 @@ def render_html(
             prev_area = col.area
             sv = SEVERITY_ORDER.get(col.severity, 0)
             extra = f' data-t="{_attr_json(sorted(cell.fail_teams))}"' if cell is not None and st == "fail" else ""
-            tip = _e(_cell_title(col, cell))
-            w(f'<td class="c {_CELL_CLASS[st]} sv{sv}{ga}" title="{tip}"{extra}>{CELL_GLYPHS[st]}</td>')
+            fresh = cluster_new.get(col.id, 0)
+            text = _cell_title(col, cell) + (f"\n{fresh} new since the previous run" if fresh else "")
+            mark = " new" if fresh else ""
+            w(
+                f'<td class="c {_CELL_CLASS[st]} sv{sv}{ga}{mark}" title="{_e(text)}" data-control="{_e(col.id)}"'
+                f"{extra}>{CELL_GLYPHS[st]}</td>"
+            )
         w("</tr>")
     w("</tbody></table></div>")
 
@@ -325,6 +447,7 @@ def render_html(
         f"<footer>fleet-baseline · {_e(REPORT_SCHEMA)} · blocked means a failing enforce-mode finding at or above "
         f"{_e(fail_on)} · cell tooltips list up to {MAX_SUBJECTS} subjects per status</footer>"
     )
+    w(f'<script type="application/json" id="fleet-data">{_script_json(_drill_data(report, history))}</script>')
     return string.Template(_template("page.html")).substitute(
         title=f"{_e(title)} · {len(report.clusters)} clusters · {_e(today.isoformat())}",
         css=css,

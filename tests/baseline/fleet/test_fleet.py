@@ -394,7 +394,8 @@ def test_html_is_self_contained_and_escapes_every_string() -> None:
     parser = _Tags()
     parser.feed(page)
     scripts = [a for t, a in parser.tags if t == "script"]
-    assert scripts == [{}]  # one inline script, ours; nothing with src
+    # one inline script, ours, and the drill-down's data (JSON, never run); nothing with src
+    assert scripts == [{"type": "application/json", "id": "fleet-data"}, {}]
     assert not [t for t, a in parser.tags if t in {"link", "img", "iframe", "object", "embed"}]
     assert not [(t, k) for t, a in parser.tags for k in a if k.startswith("on")]  # no injected handlers
     assert XSS not in page
