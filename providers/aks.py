@@ -86,7 +86,6 @@ import base64
 import dataclasses
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,6 +98,7 @@ from pulumi_azure_native import authorization, containerservice, managedidentity
 from baseline.intent import AksCluster as AksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
 from baseline.loader import IntentError
+from baseline.requirements import aks_problems, common_problems
 from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import BASELINE_VERSION_LABEL, ServiceAccountAnnotations
 
@@ -177,20 +177,6 @@ UPGRADE_CHANNELS: Mapping[str, str] = {"rapid": "rapid", "regular": "stable", "s
 _DIAGNOSTIC_SETTING_NAME = "fleet-baseline-audit"
 _MANAGED_IDENTITY_PRINCIPAL = "ServicePrincipal"
 _FORBIDDEN_TAG_CHARS = frozenset("<>%&\\?")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_VM_SIZE = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_]+$")
-_KEY_ID = re.compile(r"^https://[^/\s]+/keys/[^/\s]+/[0-9a-zA-Z]+$")
-_KEY_VAULT_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[^/]+$", re.IGNORECASE
-)
-_WORKSPACE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+$",
-    re.IGNORECASE,
-)
-_ROLE_DEFINITION_ID = re.compile(
-    r"^(/subscriptions/[^/]+)?/providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$", re.IGNORECASE
-)
 
 
 # --------------------------------------------------------------------------- validation
@@ -203,120 +189,8 @@ def _location(intent: Intent) -> AksLocation:
 
 
 def _problems(intent: Intent) -> list[tuple[str, str]]:
-    loc, hardening = _location(intent), intent.hardening
-    problems: list[tuple[str, str]] = []
-    for field, value in (("subscriptionId", loc.subscription_id), ("tenantId", loc.tenant_id)):
-        if not _GUID.match(value):
-            problems.append((f"cluster.aks.{field}", f"{value!r} is not a GUID"))
-    enc = hardening.secrets_encryption
-    if enc.enabled:
-        if enc.kms_key is None:
-            problems.append(
-                (
-                    "hardening.secretsEncryption.kmsKey",
-                    "required on AKS when secrets encryption is on: AKS cannot create the key; give the versioned"
-                    " Key Vault key id (https://VAULT.vault.azure.net/keys/NAME/VERSION)",
-                )
-            )
-        elif not _KEY_ID.match(enc.kms_key):
-            problems.append(
-                (
-                    "hardening.secretsEncryption.kmsKey",
-                    f"{enc.kms_key!r} is not a versioned Key Vault key id (https://VAULT.vault.azure.net/keys/NAME/VERSION)",
-                )
-            )
-        if enc.key_vault_resource_id is None:
-            problems.append(
-                (
-                    "hardening.secretsEncryption.keyVaultResourceId",
-                    "required on AKS when secrets encryption is on: the key vault is reached privately",
-                )
-            )
-        elif not _KEY_VAULT_ID.match(enc.key_vault_resource_id):
-            problems.append(
-                (
-                    "hardening.secretsEncryption.keyVaultResourceId",
-                    f"{enc.key_vault_resource_id!r} is not a key vault resource id"
-                    " (/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/V)",
-                )
-            )
-    endpoint = hardening.endpoint
-    if endpoint.private and endpoint.public:
-        problems.append(
-            (
-                "hardening.endpoint",
-                "AKS has no private endpoint beside a public one (a private cluster refuses authorized IP ranges):"
-                " choose private: true, public: false, or private: false, public: true with publicCidrs",
-            )
-        )
-    elif not endpoint.private and not endpoint.public:
-        problems.append(("hardening.endpoint", "neither private nor public: the API server would be unreachable"))
-    if hardening.audit_logging.enabled:
-        if loc.log_analytics_workspace_id is None:
-            problems.append(
-                ("cluster.aks.logAnalyticsWorkspaceId", "required on AKS when audit logging is on (where logs go)")
-            )
-        elif not _WORKSPACE_ID.match(loc.log_analytics_workspace_id):
-            problems.append(
-                (
-                    "cluster.aks.logAnalyticsWorkspaceId",
-                    f"{loc.log_analytics_workspace_id!r} is not a Log Analytics workspace resource id",
-                )
-            )
-    for i, pool in enumerate(intent.cluster.node_pools):
-        if not _POOL_NAME.match(pool.name):
-            problems.append(
-                (
-                    f"cluster.nodePools[{i}].name",
-                    f"{pool.name!r}: AKS node pool names are 1-12 lower-case letters and digits, starting with"
-                    " a letter",
-                )
-            )
-        if pool.instance_type is not None and not _VM_SIZE.match(pool.instance_type):
-            problems.append(
-                (
-                    f"cluster.nodePools[{i}].instanceType",
-                    f"{pool.instance_type!r} is not an Azure VM size (such as Standard_D4ds_v5)",
-                )
-            )
-    for key in intent.cluster.tags:
-        bad = sorted(set(key) & _FORBIDDEN_TAG_CHARS)
-        if bad:
-            problems.append((f"cluster.tags.{key}", f"Azure tag names cannot contain {''.join(bad)!r}"))
-    accounts: dict[tuple[str, str], int] = {}
-    for i, wi in enumerate(intent.workload_identities):
-        grant = wi.azure
-        if grant is not None:
-            if grant.role_definition_ids and grant.scope is None:
-                problems.append(
-                    (
-                        f"workloadIdentities[{i}].azure.scope",
-                        "required with roleDefinitionIds: name the resource the roles apply to (no implicit scope)",
-                    )
-                )
-            if grant.scope is not None and not grant.scope.startswith("/"):
-                problems.append(
-                    (f"workloadIdentities[{i}].azure.scope", f"{grant.scope!r} is not an Azure resource id")
-                )
-            for j, role in enumerate(grant.role_definition_ids):
-                if not (_GUID.match(role) or _ROLE_DEFINITION_ID.match(role)):
-                    problems.append(
-                        (
-                            f"workloadIdentities[{i}].azure.roleDefinitionIds[{j}]",
-                            f"{role!r} is neither a role definition GUID nor a role definition id",
-                        )
-                    )
-        account = (wi.namespace, wi.service_account)
-        if account in accounts:
-            problems.append(
-                (
-                    f"workloadIdentities[{i}].serviceAccount",
-                    f"{wi.namespace}/{wi.service_account} is already the account of workloadIdentities"
-                    f"[{accounts[account]}]: an AKS service account names one client id",
-                )
-            )
-        accounts.setdefault(account, i)
-    return problems
+    _location(intent)
+    return [*common_problems(intent), *aks_problems(intent)]
 
 
 def check_intent(intent: Intent) -> None:
