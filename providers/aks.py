@@ -50,9 +50,9 @@ Decisions:
   turning the knob off on an existing cluster fails at the API, which is the honest outcome. Each
   workload gets a user-assigned identity ``{cluster}-{workload}``, one federated credential for
   exactly ``system:serviceaccount:NS:SA`` and the audience ``api://AzureADTokenExchange`` (CL-09),
-  and its role assignments at the intent's ``scope``. All federated credentials are written one
-  after another (each depends on the previous): AKS refuses concurrent credential writes to one
-  identity, and chaining them all is the simple safe order. The service account the in-cluster
+  and its role assignments at the intent's ``scope``. Credentials of one identity are written one
+  after another (AKS refuses concurrent credential writes to one identity); credentials of
+  different identities are independent and written in parallel. The service account the in-cluster
   baseline creates carries ``azure.workload.identity/client-id``; Azure assigns the client id, so
   the annotation is unknown at preview for a new identity. **Pods must carry the label
   ``azure.workload.identity/use: "true"``** for the AKS webhook to project the token and set
@@ -128,6 +128,7 @@ __all__ = [
     "credentials_endpoint",
     "diagnostic_setting_args",
     "federated_credential_args",
+    "ignored_changes",
     "kms_role_assignments",
     "kubeconfig",
     "resource_tags",
@@ -338,12 +339,20 @@ def _security_profile(intent: Intent) -> dict[str, Any]:
 
 
 def _api_server_access_profile(intent: Intent) -> dict[str, Any]:
-    endpoint = intent.hardening.endpoint
+    """The API server's reachability. A public endpoint admits ``publicCidrs`` plus the deployer's
+    ``deployerCidrs``. A private cluster ignores authorized ranges: the deployer reaches it through
+    API server VNet integration in a subnet of the caller's VNet (``apiServerSubnetId``, peered
+    with the deployer's network) and a private DNS zone linked there (``privateDnsZone``)."""
+    endpoint, loc = intent.hardening.endpoint, _location(intent)
     profile: dict[str, Any] = {"enable_private_cluster": endpoint.private, "disable_run_command": True}
     if endpoint.public and endpoint.public_cidrs:
-        profile["authorized_ip_ranges"] = list(endpoint.public_cidrs)
-    if intent.hardening.secrets_encryption.enabled:
+        profile["authorized_ip_ranges"] = list(dict.fromkeys([*endpoint.public_cidrs, *endpoint.deployer_cidrs]))
+    if intent.hardening.secrets_encryption.enabled or loc.api_server_subnet_id:
         profile["enable_vnet_integration"] = True  # a private key vault is reached through it
+    if loc.api_server_subnet_id:
+        profile["subnet_id"] = loc.api_server_subnet_id
+    if endpoint.private and loc.private_dns_zone:
+        profile["private_dns_zone"] = loc.private_dns_zone
     return profile
 
 
@@ -385,6 +394,9 @@ def _agent_pool(intent: Intent, pool: NodePool, system: bool) -> dict[str, Any]:
     }
     if pool.instance_type:
         profile["vm_size"] = pool.instance_type
+    subnet = _location(intent).node_subnet_id
+    if subnet:
+        profile["vnet_subnet_id"] = subnet
     return profile
 
 
@@ -418,8 +430,18 @@ def cluster_args(intent: Intent, identity_id: pulumi.Input[str]) -> dict[str, An
         "tags": resource_tags(intent),
     }
     if intent.cluster.kubernetes_version:
+        # the version the cluster is created at; with an upgrade channel AKS moves it on, and the
+        # component ignores later changes (:func:`ignored_changes`) so an `up` never asks to downgrade
         args["kubernetes_version"] = intent.cluster.kubernetes_version
     return args
+
+
+def ignored_changes(intent: Intent) -> list[str]:
+    """Wire names of cluster inputs the component must not reconcile: with an auto-upgrade channel the
+    Kubernetes version is the channel's to move (a pinned version would be a downgrade after it)."""
+    if intent.hardening.upgrades.managed and intent.cluster.kubernetes_version:
+        return ["kubernetesVersion"]
+    return []
 
 
 def audit_log_categories(intent: Intent) -> list[str]:
@@ -630,7 +652,7 @@ class AksCluster(ClusterComponent):
             f"{name}-cluster",
             **cluster_args(intent, identity.id),
             # KMS is checked at creation: the identity must already hold its Key Vault roles
-            opts=self._opts(depends_on=kms_grants),
+            opts=self._opts(depends_on=kms_grants, ignore_changes=ignored_changes(intent)),
         )
         diagnostics = diagnostic_setting_args(intent, self.cluster.id)
         if diagnostics is not None:
@@ -689,18 +711,20 @@ class AksCluster(ClusterComponent):
         """Identities, their federated credentials (written one at a time) and grants; returns annotations."""
         intent = self._intent
         annotations: dict[tuple[str, str], dict[str, Any]] = {}
-        previous: pulumi.Resource | None = None
+        # the last credential written to each identity: AKS refuses concurrent writes to ONE identity
+        # (ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity); different identities
+        # are written in parallel
+        last: dict[str, pulumi.Resource] = {}
         for wi in intent.workload_identities:
             identity = managedidentity.UserAssignedIdentity(
                 f"{self._name}-wi-{wi.name}", **workload_identity_args(intent, wi), opts=self._opts()
             )
-            credential = managedidentity.FederatedIdentityCredential(
-                f"{self._name}-wi-{wi.name}",
-                **federated_credential_args(intent, wi, issuer),
-                # concurrent credential writes fail (ConcurrentFederatedIdentityCredentialsWrites...)
-                opts=self._opts(depends_on=[identity, *([previous] if previous is not None else [])]),
+            args = federated_credential_args(intent, wi, issuer)
+            owner = str(args["resource_name_"])
+            before = [last[owner]] if owner in last else []
+            last[owner] = managedidentity.FederatedIdentityCredential(
+                f"{self._name}-wi-{wi.name}", **args, opts=self._opts(depends_on=[identity, *before])
             )
-            previous = credential
             for spec in workload_role_assignments(intent, wi):
                 self._role_assignment(spec, identity.principal_id)
             annotations[(wi.namespace, wi.service_account)] = {CLIENT_ID_ANNOTATION: identity.client_id}
