@@ -173,6 +173,19 @@ class AksCluster(_Model):
     tenant_id: NonEmpty
     dns_prefix: DnsLabel | None = None
     log_analytics_workspace_id: NonEmpty | None = None
+    api_server_subnet_id: NonEmpty | None = Field(
+        default=None,
+        description="Subnet (in the caller's VNet) for API server VNet integration: a private API server"
+        " reachable from networks peered with that VNet",
+    )
+    node_subnet_id: NonEmpty | None = Field(
+        default=None, description="Subnet of the caller's VNet for the agent pools (vnetSubnetID)"
+    )
+    private_dns_zone: NonEmpty | None = Field(
+        default=None,
+        description="Private cluster DNS: 'system', 'none' or a private DNS zone resource id linked to the"
+        " deployer's network",
+    )
 
 
 class ClusterIntent(_Model):
@@ -201,11 +214,33 @@ class ClusterIntent(_Model):
 
 
 class EndpointAccess(_Model):
-    """API server endpoint. Private by default; public only to listed CIDRs."""
+    """API server endpoint. Private by default; public only to listed CIDRs.
+
+    ``pulumi up`` itself calls the API server (the in-cluster baseline), so the deployer must reach
+    the endpoint as configured. ``deployerCidrs`` are the runner's source ranges as the API server
+    sees them (a CI runner in a peered network, a VPN range): EKS admits them on port 443 of the
+    cluster security group (private endpoint) and in ``publicAccessCidrs`` (public endpoint), GKE
+    in master authorized networks, AKS in authorized IP ranges (public endpoint only; a private AKS
+    cluster is reached through ``cluster.aks.apiServerSubnetId``). ``deployerInNetwork`` says the
+    runner already sits inside the cluster's network (a self-hosted runner in the VPC/VNet).
+    """
 
     private: bool = True
     public: bool = False
     public_cidrs: list[Cidr] = Field(default_factory=list)
+    deployer_cidrs: list[Cidr] = Field(
+        default_factory=list, description="Source ranges of the machine running `pulumi up` (see the class doc)"
+    )
+    deployer_in_network: bool = Field(
+        default=False, description="`pulumi up` runs inside the cluster's network: nothing to open for it"
+    )
+    node_egress_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="EKS: the NAT addresses nodes reach a public-only endpoint from (added to publicAccessCidrs)",
+    )
+    global_access: bool = Field(
+        default=False, description="GKE: the private endpoint is reachable from every region of the network"
+    )
 
 
 class SecretsEncryption(_Model):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from baseline.intent import Intent
+from baseline.requirements import intent_problems
 
 __all__ = [
     "CONFIG_NAMESPACE",
@@ -179,6 +180,9 @@ def intent_from_mapping(data: Any, source: str = "<intent>", known_controls: Ite
 
         known_controls = load_catalog().ids()
     problems = _catalog_problems(intent, frozenset(known_controls))
+    # what the cluster's cloud cannot be deployed with (a cluster-admin grant, GKE's key, ...): refused
+    # here, for every command, not half-way through a `pulumi up`
+    problems += intent_problems(intent)
     if problems:
         raise IntentError(source, problems)
     return intent

@@ -50,9 +50,9 @@ Decisions:
   turning the knob off on an existing cluster fails at the API, which is the honest outcome. Each
   workload gets a user-assigned identity ``{cluster}-{workload}``, one federated credential for
   exactly ``system:serviceaccount:NS:SA`` and the audience ``api://AzureADTokenExchange`` (CL-09),
-  and its role assignments at the intent's ``scope``. All federated credentials are written one
-  after another (each depends on the previous): AKS refuses concurrent credential writes to one
-  identity, and chaining them all is the simple safe order. The service account the in-cluster
+  and its role assignments at the intent's ``scope``. Credentials of one identity are written one
+  after another (AKS refuses concurrent credential writes to one identity); credentials of
+  different identities are independent and written in parallel. The service account the in-cluster
   baseline creates carries ``azure.workload.identity/client-id``; Azure assigns the client id, so
   the annotation is unknown at preview for a new identity. **Pods must carry the label
   ``azure.workload.identity/use: "true"``** for the AKS webhook to project the token and set
@@ -86,7 +86,6 @@ import base64
 import dataclasses
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -99,6 +98,7 @@ from pulumi_azure_native import authorization, containerservice, managedidentity
 from baseline.intent import AksCluster as AksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
 from baseline.loader import IntentError
+from baseline.requirements import aks_problems, common_problems
 from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import BASELINE_VERSION_LABEL, ServiceAccountAnnotations
 
@@ -128,6 +128,7 @@ __all__ = [
     "credentials_endpoint",
     "diagnostic_setting_args",
     "federated_credential_args",
+    "ignored_changes",
     "kms_role_assignments",
     "kubeconfig",
     "resource_tags",
@@ -177,20 +178,6 @@ UPGRADE_CHANNELS: Mapping[str, str] = {"rapid": "rapid", "regular": "stable", "s
 _DIAGNOSTIC_SETTING_NAME = "fleet-baseline-audit"
 _MANAGED_IDENTITY_PRINCIPAL = "ServicePrincipal"
 _FORBIDDEN_TAG_CHARS = frozenset("<>%&\\?")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
-_VM_SIZE = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_]+$")
-_KEY_ID = re.compile(r"^https://[^/\s]+/keys/[^/\s]+/[0-9a-zA-Z]+$")
-_KEY_VAULT_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[^/]+$", re.IGNORECASE
-)
-_WORKSPACE_ID = re.compile(
-    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+$",
-    re.IGNORECASE,
-)
-_ROLE_DEFINITION_ID = re.compile(
-    r"^(/subscriptions/[^/]+)?/providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$", re.IGNORECASE
-)
 
 
 # --------------------------------------------------------------------------- validation
@@ -203,120 +190,8 @@ def _location(intent: Intent) -> AksLocation:
 
 
 def _problems(intent: Intent) -> list[tuple[str, str]]:
-    loc, hardening = _location(intent), intent.hardening
-    problems: list[tuple[str, str]] = []
-    for field, value in (("subscriptionId", loc.subscription_id), ("tenantId", loc.tenant_id)):
-        if not _GUID.match(value):
-            problems.append((f"cluster.aks.{field}", f"{value!r} is not a GUID"))
-    enc = hardening.secrets_encryption
-    if enc.enabled:
-        if enc.kms_key is None:
-            problems.append(
-                (
-                    "hardening.secretsEncryption.kmsKey",
-                    "required on AKS when secrets encryption is on: AKS cannot create the key; give the versioned"
-                    " Key Vault key id (https://VAULT.vault.azure.net/keys/NAME/VERSION)",
-                )
-            )
-        elif not _KEY_ID.match(enc.kms_key):
-            problems.append(
-                (
-                    "hardening.secretsEncryption.kmsKey",
-                    f"{enc.kms_key!r} is not a versioned Key Vault key id (https://VAULT.vault.azure.net/keys/NAME/VERSION)",
-                )
-            )
-        if enc.key_vault_resource_id is None:
-            problems.append(
-                (
-                    "hardening.secretsEncryption.keyVaultResourceId",
-                    "required on AKS when secrets encryption is on: the key vault is reached privately",
-                )
-            )
-        elif not _KEY_VAULT_ID.match(enc.key_vault_resource_id):
-            problems.append(
-                (
-                    "hardening.secretsEncryption.keyVaultResourceId",
-                    f"{enc.key_vault_resource_id!r} is not a key vault resource id"
-                    " (/subscriptions/S/resourceGroups/G/providers/Microsoft.KeyVault/vaults/V)",
-                )
-            )
-    endpoint = hardening.endpoint
-    if endpoint.private and endpoint.public:
-        problems.append(
-            (
-                "hardening.endpoint",
-                "AKS has no private endpoint beside a public one (a private cluster refuses authorized IP ranges):"
-                " choose private: true, public: false, or private: false, public: true with publicCidrs",
-            )
-        )
-    elif not endpoint.private and not endpoint.public:
-        problems.append(("hardening.endpoint", "neither private nor public: the API server would be unreachable"))
-    if hardening.audit_logging.enabled:
-        if loc.log_analytics_workspace_id is None:
-            problems.append(
-                ("cluster.aks.logAnalyticsWorkspaceId", "required on AKS when audit logging is on (where logs go)")
-            )
-        elif not _WORKSPACE_ID.match(loc.log_analytics_workspace_id):
-            problems.append(
-                (
-                    "cluster.aks.logAnalyticsWorkspaceId",
-                    f"{loc.log_analytics_workspace_id!r} is not a Log Analytics workspace resource id",
-                )
-            )
-    for i, pool in enumerate(intent.cluster.node_pools):
-        if not _POOL_NAME.match(pool.name):
-            problems.append(
-                (
-                    f"cluster.nodePools[{i}].name",
-                    f"{pool.name!r}: AKS node pool names are 1-12 lower-case letters and digits, starting with"
-                    " a letter",
-                )
-            )
-        if pool.instance_type is not None and not _VM_SIZE.match(pool.instance_type):
-            problems.append(
-                (
-                    f"cluster.nodePools[{i}].instanceType",
-                    f"{pool.instance_type!r} is not an Azure VM size (such as Standard_D4ds_v5)",
-                )
-            )
-    for key in intent.cluster.tags:
-        bad = sorted(set(key) & _FORBIDDEN_TAG_CHARS)
-        if bad:
-            problems.append((f"cluster.tags.{key}", f"Azure tag names cannot contain {''.join(bad)!r}"))
-    accounts: dict[tuple[str, str], int] = {}
-    for i, wi in enumerate(intent.workload_identities):
-        grant = wi.azure
-        if grant is not None:
-            if grant.role_definition_ids and grant.scope is None:
-                problems.append(
-                    (
-                        f"workloadIdentities[{i}].azure.scope",
-                        "required with roleDefinitionIds: name the resource the roles apply to (no implicit scope)",
-                    )
-                )
-            if grant.scope is not None and not grant.scope.startswith("/"):
-                problems.append(
-                    (f"workloadIdentities[{i}].azure.scope", f"{grant.scope!r} is not an Azure resource id")
-                )
-            for j, role in enumerate(grant.role_definition_ids):
-                if not (_GUID.match(role) or _ROLE_DEFINITION_ID.match(role)):
-                    problems.append(
-                        (
-                            f"workloadIdentities[{i}].azure.roleDefinitionIds[{j}]",
-                            f"{role!r} is neither a role definition GUID nor a role definition id",
-                        )
-                    )
-        account = (wi.namespace, wi.service_account)
-        if account in accounts:
-            problems.append(
-                (
-                    f"workloadIdentities[{i}].serviceAccount",
-                    f"{wi.namespace}/{wi.service_account} is already the account of workloadIdentities"
-                    f"[{accounts[account]}]: an AKS service account names one client id",
-                )
-            )
-        accounts.setdefault(account, i)
-    return problems
+    _location(intent)
+    return [*common_problems(intent), *aks_problems(intent)]
 
 
 def check_intent(intent: Intent) -> None:
@@ -464,12 +339,20 @@ def _security_profile(intent: Intent) -> dict[str, Any]:
 
 
 def _api_server_access_profile(intent: Intent) -> dict[str, Any]:
-    endpoint = intent.hardening.endpoint
+    """The API server's reachability. A public endpoint admits ``publicCidrs`` plus the deployer's
+    ``deployerCidrs``. A private cluster ignores authorized ranges: the deployer reaches it through
+    API server VNet integration in a subnet of the caller's VNet (``apiServerSubnetId``, peered
+    with the deployer's network) and a private DNS zone linked there (``privateDnsZone``)."""
+    endpoint, loc = intent.hardening.endpoint, _location(intent)
     profile: dict[str, Any] = {"enable_private_cluster": endpoint.private, "disable_run_command": True}
     if endpoint.public and endpoint.public_cidrs:
-        profile["authorized_ip_ranges"] = list(endpoint.public_cidrs)
-    if intent.hardening.secrets_encryption.enabled:
+        profile["authorized_ip_ranges"] = list(dict.fromkeys([*endpoint.public_cidrs, *endpoint.deployer_cidrs]))
+    if intent.hardening.secrets_encryption.enabled or loc.api_server_subnet_id:
         profile["enable_vnet_integration"] = True  # a private key vault is reached through it
+    if loc.api_server_subnet_id:
+        profile["subnet_id"] = loc.api_server_subnet_id
+    if endpoint.private and loc.private_dns_zone:
+        profile["private_dns_zone"] = loc.private_dns_zone
     return profile
 
 
@@ -511,6 +394,9 @@ def _agent_pool(intent: Intent, pool: NodePool, system: bool) -> dict[str, Any]:
     }
     if pool.instance_type:
         profile["vm_size"] = pool.instance_type
+    subnet = _location(intent).node_subnet_id
+    if subnet:
+        profile["vnet_subnet_id"] = subnet
     return profile
 
 
@@ -544,8 +430,18 @@ def cluster_args(intent: Intent, identity_id: pulumi.Input[str]) -> dict[str, An
         "tags": resource_tags(intent),
     }
     if intent.cluster.kubernetes_version:
+        # the version the cluster is created at; with an upgrade channel AKS moves it on, and the
+        # component ignores later changes (:func:`ignored_changes`) so an `up` never asks to downgrade
         args["kubernetes_version"] = intent.cluster.kubernetes_version
     return args
+
+
+def ignored_changes(intent: Intent) -> list[str]:
+    """Wire names of cluster inputs the component must not reconcile: with an auto-upgrade channel the
+    Kubernetes version is the channel's to move (a pinned version would be a downgrade after it)."""
+    if intent.hardening.upgrades.managed and intent.cluster.kubernetes_version:
+        return ["kubernetesVersion"]
+    return []
 
 
 def audit_log_categories(intent: Intent) -> list[str]:
@@ -756,7 +652,7 @@ class AksCluster(ClusterComponent):
             f"{name}-cluster",
             **cluster_args(intent, identity.id),
             # KMS is checked at creation: the identity must already hold its Key Vault roles
-            opts=self._opts(depends_on=kms_grants),
+            opts=self._opts(depends_on=kms_grants, ignore_changes=ignored_changes(intent)),
         )
         diagnostics = diagnostic_setting_args(intent, self.cluster.id)
         if diagnostics is not None:
@@ -815,18 +711,20 @@ class AksCluster(ClusterComponent):
         """Identities, their federated credentials (written one at a time) and grants; returns annotations."""
         intent = self._intent
         annotations: dict[tuple[str, str], dict[str, Any]] = {}
-        previous: pulumi.Resource | None = None
+        # the last credential written to each identity: AKS refuses concurrent writes to ONE identity
+        # (ConcurrentFederatedIdentityCredentialsWritesForSingleManagedIdentity); different identities
+        # are written in parallel
+        last: dict[str, pulumi.Resource] = {}
         for wi in intent.workload_identities:
             identity = managedidentity.UserAssignedIdentity(
                 f"{self._name}-wi-{wi.name}", **workload_identity_args(intent, wi), opts=self._opts()
             )
-            credential = managedidentity.FederatedIdentityCredential(
-                f"{self._name}-wi-{wi.name}",
-                **federated_credential_args(intent, wi, issuer),
-                # concurrent credential writes fail (ConcurrentFederatedIdentityCredentialsWrites...)
-                opts=self._opts(depends_on=[identity, *([previous] if previous is not None else [])]),
+            args = federated_credential_args(intent, wi, issuer)
+            owner = str(args["resource_name_"])
+            before = [last[owner]] if owner in last else []
+            last[owner] = managedidentity.FederatedIdentityCredential(
+                f"{self._name}-wi-{wi.name}", **args, opts=self._opts(depends_on=[identity, *before])
             )
-            previous = credential
             for spec in workload_role_assignments(intent, wi):
                 self._role_assignment(spec, identity.principal_id)
             annotations[(wi.namespace, wi.service_account)] = {CLIENT_ID_ANNOTATION: identity.client_id}

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from baseline.intent import Intent
+from baseline.requirements import deployer_reachability
 from providers.incluster import InClusterBaseline
 
 __all__ = ["ClusterComponent", "exec_kubeconfig"]
@@ -81,12 +82,21 @@ class ClusterComponent(pulumi.ComponentResource):
         *,
         depends_on: Sequence[pulumi.Resource],
         service_account_annotations: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+        engine_depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
         """The Kubernetes provider from ``self.kubeconfig`` and the in-cluster baseline on it.
 
         ``depends_on``: what must exist before anything is applied in the cluster (the access that
-        lets the deploying identity in, the node pools that run the admission engine).
+        lets the deploying identity in, the network path of the deployer, the node pools that run
+        the admission engine). ``engine_depends_on``: what the admission engine's Helm release waits
+        for beyond that (the nodes it runs on, where the provider does not already wait for them).
+
+        A private endpoint nothing admits the deployer to is logged as a warning
+        (:func:`baseline.requirements.deployer_reachability`), which ``fleet-baseline plan`` prints.
         """
+        unreachable = deployer_reachability(intent)
+        if unreachable is not None:
+            pulumi.log.warn(unreachable, resource=self)
         self.k8s_provider = k8s.Provider(
             f"{self._name}-k8s",
             kubeconfig=self.kubeconfig,
@@ -99,6 +109,7 @@ class ClusterComponent(pulumi.ComponentResource):
             provider=self.k8s_provider,
             opts=pulumi.ResourceOptions(parent=self),
             service_account_annotations=dict(service_account_annotations or {}),
+            engine_depends_on=list(engine_depends_on),
         )
 
     def _register(self) -> None:

@@ -36,13 +36,33 @@ Decisions:
   workload service accounts.
 * **The Kubernetes provider** depends on the access policy associations: with
   ``bootstrapClusterCreatorAdminPermissions`` off, the identity running Pulumi reaches the cluster
-  only through a grant in the intent, so that grant must exist before any Kubernetes call.
+  only through a grant in the intent, so that grant must exist before any Kubernetes call. The
+  admission engine's Helm release also waits for the node groups (it is ``atomic``: a release
+  started before nodes and the CNI are ready times out and rolls back).
+* **The deployer.** ``pulumi up`` calls the API server from wherever it runs. ``deployerCidrs`` are
+  admitted on port 443 of the cluster security group EKS creates (the private endpoint's ENIs
+  carry it) and, where globally routable, in ``publicAccessCidrs`` of a restricted public endpoint;
+  ``nodeEgressCidrs`` (the NAT addresses of nodes calling a public-only endpoint) join
+  ``publicAccessCidrs`` too. The kubeconfig's ``aws eks get-token`` gets the role (``--role-arn``)
+  and profile (``--profile``) the stack's AWS provider uses (:class:`AwsDeployer`), not whatever
+  CLI credentials are around, and that role must be one of the intent's cluster-admins: a role
+  that is not is refused before anything registers; without a configured role the caller identity
+  is checked and a warning names it when no cluster-admin grant covers it.
+* **Trust and keys.** The control-plane role trusts ``eks.amazonaws.com`` with ``sts:AssumeRole``
+  only (``sts:TagSession`` is for EKS Auto Mode, which this component does not build). A Pod
+  Identity role trusts ``pods.eks.amazonaws.com`` only for this account, this cluster and exactly
+  its namespace and service account (``aws:SourceAccount``, ``aws:RequestTag/eks-cluster-name``,
+  ``kubernetes-namespace``, ``kubernetes-service-account``). The Secrets key has an explicit key
+  policy: the account administers the key but cannot use it; only the cluster role encrypts and
+  decrypts, and AWS services get grants only for AWS resources (separation of duties).
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +70,7 @@ import pulumi
 import yaml
 from pulumi_aws import cloudwatch, ec2, get_caller_identity_output, iam, kms
 from pulumi_aws import eks as aws_eks
+from pulumi_aws import vpc as aws_vpc
 
 from baseline.intent import EksCluster as EksLocation
 from baseline.intent import Intent, NodePool, WorkloadIdentity
@@ -63,10 +84,13 @@ from providers.incluster import (
 
 __all__ = [
     "ACCESS_POLICIES",
+    "KMS_ADMIN_ACTIONS",
+    "KMS_USE_ACTIONS",
     "POD_IDENTITY_PRINCIPAL",
     "STS_AUDIENCE",
     "TYPE_TOKEN",
     "AccessGrantArgs",
+    "AwsDeployer",
     "EksCluster",
     "access_entries",
     "access_policy_arn",
@@ -75,8 +99,12 @@ __all__ = [
     "cluster_args",
     "cluster_role_args",
     "cluster_role_policy_arns",
+    "deployer_access_problem",
+    "deployer_ingress_rules",
+    "deployer_principal",
     "irsa_trust_policy",
     "kms_key_args",
+    "kms_key_policy",
     "kubeconfig",
     "launch_template_args",
     "log_group_args",
@@ -113,6 +141,34 @@ ACCESS_POLICIES: dict[str, str] = {
 }
 STS_AUDIENCE = "sts.amazonaws.com"
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
+
+#: What the account root may do with the Secrets key: administer it, never use it (separation of duties).
+KMS_ADMIN_ACTIONS: tuple[str, ...] = (
+    "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
+    "kms:DeleteAlias",
+    "kms:DescribeKey",
+    "kms:DisableKey",
+    "kms:DisableKeyRotation",
+    "kms:EnableKey",
+    "kms:EnableKeyRotation",
+    "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus",
+    "kms:ListAliases",
+    "kms:ListGrants",
+    "kms:ListKeyPolicies",
+    "kms:ListResourceTags",
+    "kms:PutKeyPolicy",
+    "kms:RevokeGrant",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+#: What the cluster role needs to envelope-encrypt Secrets.
+KMS_USE_ACTIONS: tuple[str, ...] = ("kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:ListGrants")
 
 _IAM_VERSION = "2012-10-17"
 _NODE_MAPPING_USERNAME = "system:node:{{EC2PrivateDNSName}}"
@@ -172,7 +228,8 @@ def _service_trust(service: str, actions: list[str]) -> dict[str, Any]:
 def cluster_role_args(intent: Intent) -> dict[str, Any]:
     """The IAM role the EKS control plane assumes."""
     return {
-        "assume_role_policy": policy_json(_service_trust("eks.amazonaws.com", ["sts:AssumeRole", "sts:TagSession"])),
+        # sts:TagSession only for EKS Auto Mode, which this component does not build
+        "assume_role_policy": policy_json(_service_trust("eks.amazonaws.com", ["sts:AssumeRole"])),
         "description": f"EKS control plane of {intent.cluster.name}",
         "tags": resource_tags(intent),
     }
@@ -193,6 +250,43 @@ def kms_key_args(intent: Intent) -> dict[str, Any] | None:
         "deletion_window_in_days": 30,
         "tags": resource_tags(intent),
         **_regional(intent),
+    }
+
+
+def kms_key_policy(intent: Intent, account_id: str, cluster_role_arn: str) -> dict[str, Any]:
+    """The Secrets key's policy: the account administers the key but cannot use it; the cluster role
+    uses it; AWS services (EKS, for the cluster's grant) get grants only for AWS resources.
+
+    KMS checks that the caller can still change the policy afterwards: the account keeps
+    ``kms:PutKeyPolicy``, so IAM policies of key administrators go on working.
+    """
+    root = f"arn:{_partition(intent)}:iam::{account_id}:root"
+    return {
+        "Version": _IAM_VERSION,
+        "Statement": [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": list(KMS_ADMIN_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "SecretsEnvelopeEncryption",
+                "Effect": "Allow",
+                "Principal": {"AWS": cluster_role_arn},
+                "Action": list(KMS_USE_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "GrantsForAwsResourcesOnly",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:CreateGrant"],
+                "Resource": "*",
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            },
+        ],
     }
 
 
@@ -224,8 +318,37 @@ def _vpc_config(intent: Intent) -> dict[str, Any]:
     if endpoint.public:
         # EKS opens a public endpoint to 0.0.0.0/0 when no CIDR is given: spell that out so the
         # control reads a literal instead of knowing the API's default.
-        vpc["public_access_cidrs"] = list(endpoint.public_cidrs) or ["0.0.0.0/0"]
+        cidrs = list(endpoint.public_cidrs) or ["0.0.0.0/0"]
+        if not any(c in ("0.0.0.0/0", "::/0") for c in cidrs):
+            # nodes of a public-only endpoint call it through NAT; a deployer outside the VPC through
+            # the internet (EKS refuses private ranges here, so only routable ones are added)
+            cidrs += list(endpoint.node_egress_cidrs)
+            cidrs += [c for c in endpoint.deployer_cidrs if ipaddress.ip_network(c).is_global]
+        vpc["public_access_cidrs"] = list(dict.fromkeys(cidrs))
     return vpc
+
+
+def deployer_ingress_rules(intent: Intent) -> list[dict[str, Any]]:
+    """Ingress on 443 of the cluster security group per deployer CIDR, when the private endpoint is on
+    (``SecurityGroupIngressRule`` arguments without ``security_group_id``, which EKS assigns)."""
+    endpoint = intent.hardening.endpoint
+    if not endpoint.private:
+        return []
+    rules: list[dict[str, Any]] = []
+    for cidr in dict.fromkeys(endpoint.deployer_cidrs):
+        family = "cidr_ipv6" if ipaddress.ip_network(cidr).version == 6 else "cidr_ipv4"
+        rules.append(
+            {
+                family: cidr,
+                "ip_protocol": "tcp",
+                "from_port": 443,
+                "to_port": 443,
+                "description": f"pulumi up of {intent.cluster.name} reaches the private API endpoint",
+                "tags": resource_tags(intent),
+                **_regional(intent),
+            }
+        )
+    return rules
 
 
 def cluster_args(
@@ -336,9 +459,25 @@ def irsa_trust_policy(issuer: str, provider_arn: str, namespace: str, service_ac
     }
 
 
-def pod_identity_trust_policy() -> dict[str, Any]:
-    """Trust for EKS Pod Identity; the association, not the trust, names the service account."""
-    return _service_trust(POD_IDENTITY_PRINCIPAL, ["sts:AssumeRole", "sts:TagSession"])
+def pod_identity_trust_policy(
+    account_id: str, cluster_name: str, namespace: str, service_account: str
+) -> dict[str, Any]:
+    """Trust for EKS Pod Identity scoped to one service account of one cluster of this account.
+
+    Without conditions any Pod Identity association in the account could assume the role. EKS tags
+    the session with the cluster, namespace and service account it acts for; the trust requires
+    exactly this role's (``aws:RequestTag/...``) and this account as the source (``aws:SourceAccount``).
+    """
+    trust = _service_trust(POD_IDENTITY_PRINCIPAL, ["sts:AssumeRole", "sts:TagSession"])
+    trust["Statement"][0]["Condition"] = {
+        "StringEquals": {
+            "aws:SourceAccount": account_id,
+            "aws:RequestTag/eks-cluster-name": cluster_name,
+            "aws:RequestTag/kubernetes-namespace": namespace,
+            "aws:RequestTag/kubernetes-service-account": service_account,
+        }
+    }
+    return trust
 
 
 def workload_role_args(intent: Intent, wi: WorkloadIdentity) -> dict[str, Any]:
@@ -484,11 +623,18 @@ def uses_aws_auth(intent: Intent) -> bool:
 
 
 def aws_auth_map_roles(intent: Intent, node_role_arn: str) -> str:
-    """``mapRoles`` of aws-auth: the node role first (nodes must keep joining once the patch owns
-    the key), then the intent's ``awsAuth`` entries verbatim, ``system:masters`` included."""
-    roles: list[dict[str, Any]] = [
-        {"rolearn": node_role_arn, "username": _NODE_MAPPING_USERNAME, "groups": list(_NODE_MAPPING_GROUPS)}
-    ]
+    """``mapRoles`` of aws-auth: the intent's ``awsAuth`` entries verbatim, ``system:masters`` included.
+
+    In CONFIG_MAP mode the node role comes first: EKS maps it there when it creates a managed node
+    group, and the patch owns the whole ``mapRoles`` key, so leaving it out would stop nodes joining.
+    In API_AND_CONFIG_MAP mode EKS gives the node role an access entry of its own: mapping it again
+    would be a second, unmanaged way in.
+    """
+    roles: list[dict[str, Any]] = []
+    if intent.hardening.authentication.eks_mode == "CONFIG_MAP":
+        roles.append(
+            {"rolearn": node_role_arn, "username": _NODE_MAPPING_USERNAME, "groups": list(_NODE_MAPPING_GROUPS)}
+        )
     roles += [
         {"rolearn": m.rolearn, "username": m.username, "groups": list(m.groups)}
         for m in intent.hardening.authentication.aws_auth
@@ -522,11 +668,76 @@ def aws_auth_config_map(intent: Intent, node_role_arn: str | pulumi.Output[str])
     }
 
 
-def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict[str, Any]:
-    """A kubeconfig that authenticates with ``aws eks get-token``: no long-lived credential in it."""
+@dataclass(frozen=True, slots=True)
+class AwsDeployer:
+    """The credentials the stack's AWS provider uses, which the kubeconfig must use too.
+
+    ``role_arn``: the role the provider assumes (``aws:assumeRoles``); ``profile``: its shared
+    config profile (``aws:profile``). Without them ``aws eks get-token`` would sign with whatever
+    credentials the CLI finds, which need not be the identity the intent grants cluster-admin.
+    """
+
+    role_arn: str | None = None
+    profile: str | None = None
+
+
+def kubeconfig(
+    cluster_name: str, endpoint: str, ca_data: str, region: str, deployer: AwsDeployer | None = None
+) -> dict[str, Any]:
+    """A kubeconfig that authenticates with ``aws eks get-token`` as the deployer: no long-lived
+    credential in it."""
     args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", region, "--output", "json"]
+    if deployer is not None and deployer.role_arn:
+        args += ["--role-arn", deployer.role_arn]
+    if deployer is not None and deployer.profile:
+        args += ["--profile", deployer.profile]
     plugin = {"command": "aws", "args": args, "interactiveMode": "Never"}
     return exec_kubeconfig(cluster_name, endpoint, ca_data, plugin)
+
+
+_ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/[^/]+$")
+_IAM_PRINCIPAL = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):(role|user)/(?:.*/)?([^/]+)$")
+
+
+def deployer_principal(caller_arn: str) -> str:
+    """The IAM principal behind a caller ARN: an STS assumed-role session is its role."""
+    match = _ASSUMED_ROLE.match(caller_arn)
+    if match:
+        partition, account, role = match.groups()
+        return f"arn:{partition}:iam::{account}:role/{role}"
+    return caller_arn
+
+
+def _principal_key(arn: str) -> tuple[str, str, str] | None:
+    """(account, role|user, name): IAM paths do not name a different principal."""
+    match = _IAM_PRINCIPAL.match(deployer_principal(arn))
+    return (match.group(2), match.group(3), match.group(4)) if match else None
+
+
+def deployer_access_problem(intent: Intent, caller_arn: str) -> str | None:
+    """Why the identity running ``pulumi up`` will be refused by the cluster, or ``None``.
+
+    It gets in as the creator (``bootstrapCreatorAdmin``), through a cluster-admin access entry
+    (not in CONFIG_MAP mode, which has none) or through an ``awsAuth`` mapping to ``system:masters``
+    (not in API mode, which reads no aws-auth).
+    """
+    auth = intent.hardening.authentication
+    if auth.bootstrap_creator_admin:
+        return None
+    key = _principal_key(caller_arn)
+    admitted: list[str] = []
+    if auth.eks_mode != "CONFIG_MAP":
+        admitted += [g.aws.principal_arn for g in intent.cluster_admins() if g.aws is not None]
+    if auth.eks_mode != "API":
+        admitted += [m.rolearn for m in auth.aws_auth if "system:masters" in m.groups]
+    if key is not None and any(_principal_key(arn) == key for arn in admitted):
+        return None
+    return (
+        f"the identity running `pulumi up` ({deployer_principal(caller_arn)}) is not among the cluster-admins of"
+        f" {intent.cluster.name!r} (access entries: {admitted or 'none'}), and the creator's implicit admin is off:"
+        " every Kubernetes call of the in-cluster baseline would be refused. Grant it cluster-admin in the"
+        " intent's access, or run `pulumi up` as one of those principals (aws:assumeRoles / aws:profile)"
+    )
 
 
 # --------------------------------------------------------------------------- wiring
@@ -553,7 +764,9 @@ class EksCluster(ClusterComponent):
     """An EKS cluster built from the intent, with its in-cluster baseline applied.
 
     ``aws_provider`` is used for every AWS resource and invoke when given; otherwise the default
-    provider (regional resources are pinned to the intent's region either way).
+    provider (regional resources are pinned to the intent's region either way). ``deployer``: the
+    role and profile that provider uses (:class:`AwsDeployer`); the kubeconfig signs with them, and a
+    role that is not one of the intent's cluster-admins is refused before anything registers.
 
     Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
     kubeconfig authenticates with ``aws eks get-token``; ``oidc_issuer`` is the IRSA issuer.
@@ -566,10 +779,15 @@ class EksCluster(ClusterComponent):
         opts: pulumi.ResourceOptions | None = None,
         *,
         aws_provider: pulumi.ProviderResource | None = None,
+        deployer: AwsDeployer | None = None,
     ) -> None:
+        if deployer is not None and deployer.role_arn:
+            problem = deployer_access_problem(intent, deployer.role_arn)
+            if problem is not None:  # before anything registers: nothing half-made
+                raise ValueError(problem)
         super().__init__(TYPE_TOKEN, name, opts, aws_provider)
-        self._intent, self._aws = intent, aws_provider
-        self._account: pulumi.Output[str] | None = None  # looked up once, when a known role ARN is needed
+        self._intent, self._aws, self._deployer = intent, aws_provider, deployer
+        self._identity: Any = None  # the caller identity, looked up once (an invoke, run at preview)
 
         role, role_policies = self._role(
             f"{name}-cluster-role", cluster_role_args(intent), cluster_role_policy_arns(intent)
@@ -577,13 +795,15 @@ class EksCluster(ClusterComponent):
         log_group = self._log_group()
         self.cluster = aws_eks.Cluster(
             f"{name}-cluster",
-            **cluster_args(intent, role.arn, self._secrets_key()),
+            **cluster_args(intent, role.arn, self._secrets_key(role)),
             # the log group first, or EKS creates it with infinite retention and the stack cannot own it
             opts=self._opts(depends_on=[*role_policies, *([log_group] if log_group else [])]),
         )
         cluster_name = self.cluster.name
         issuer = _issuer(self.cluster)
         associations = self._access(cluster_name)
+        ingress = self._deployer_ingress()
+        self._check_caller()
         node_role, node_groups = self._nodes(cluster_name)
         sa_annotations: dict[tuple[str, str], dict[str, Any]] = {}
         if intent.hardening.workload_identity:  # off: neither IRSA nor Pod Identity; CL-05 reports it
@@ -595,10 +815,16 @@ class EksCluster(ClusterComponent):
         self.oidc_issuer = issuer
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster_name, self.endpoint, _ca_data(self.cluster)).apply(
-                lambda v: json.dumps(kubeconfig(v[0], v[1], v[2], _location(intent).region))
+                lambda v: json.dumps(kubeconfig(v[0], v[1], v[2], _location(intent).region, deployer))
             )
         )
-        self._apply_baseline(intent, depends_on=associations, service_account_annotations=sa_annotations)
+        self._apply_baseline(
+            intent,
+            depends_on=[*associations, *ingress],
+            service_account_annotations=sa_annotations,
+            # an atomic release started before nodes and the CNI are ready times out and rolls back
+            engine_depends_on=node_groups,
+        )
         self._aws_auth([node_role, *node_groups])
         self._register()
 
@@ -614,11 +840,39 @@ class EksCluster(ClusterComponent):
         ]
         return role, attachments
 
-    def _secrets_key(self) -> pulumi.Input[str] | None:
+    def _secrets_key(self, cluster_role: iam.Role) -> pulumi.Input[str] | None:
         args = kms_key_args(self._intent)
         if args is None:
             return None  # encryption off, or the intent's own key ARN (cluster_args reads it)
-        return kms.Key(f"{self._name}-secrets-key", **args, opts=self._opts()).arn
+        intent = self._intent
+        policy = pulumi.Output.all(self._account_id(), cluster_role.arn).apply(
+            lambda v: policy_json(kms_key_policy(intent, str(v[0]), str(v[1])))
+        )
+        return kms.Key(f"{self._name}-secrets-key", **args, policy=policy, opts=self._opts()).arn
+
+    def _deployer_ingress(self) -> list[pulumi.Resource]:
+        """The deployer's CIDRs on 443 of the cluster security group (the private endpoint's)."""
+        group = self.cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
+        return [
+            aws_vpc.SecurityGroupIngressRule(
+                f"{self._name}-deployer-{i}", security_group_id=group, **rule, opts=self._opts()
+            )
+            for i, rule in enumerate(deployer_ingress_rules(self._intent))
+        ]
+
+    def _check_caller(self) -> None:
+        """Without a configured role, warn when the caller identity is no cluster-admin of the intent."""
+        if self._deployer is not None and self._deployer.role_arn:
+            return  # checked before anything registered
+        intent = self._intent
+
+        def check(arn: str) -> str:
+            problem = deployer_access_problem(intent, arn)
+            if problem is not None:
+                pulumi.log.warn(problem, resource=self)
+            return arn
+
+        self._caller().arn.apply(check)
 
     def _log_group(self) -> cloudwatch.LogGroup | None:
         args = log_group_args(self._intent)
@@ -696,7 +950,7 @@ class EksCluster(ClusterComponent):
             if grant.mechanism == "irsa":
                 trust: pulumi.Input[str] = _irsa_trust(issuer, oidc.arn, wi)
             else:
-                trust = policy_json(pod_identity_trust_policy())
+                trust = self._pod_identity_trust(wi)
             role, _ = self._role(
                 f"{self._name}-wi-{wi.name}",
                 {**workload_role_args(intent, wi), "assume_role_policy": trust},
@@ -717,13 +971,28 @@ class EksCluster(ClusterComponent):
                 )
         return annotations
 
+    def _caller(self) -> Any:
+        """The caller identity of the AWS provider (an invoke, which runs at preview), looked up once."""
+        if self._identity is None:
+            self._identity = get_caller_identity_output(
+                opts=pulumi.InvokeOutputOptions(parent=self, provider=self._aws)
+            )
+        return self._identity
+
+    def _account_id(self) -> pulumi.Output[str]:
+        account: pulumi.Output[str] = self._caller().account_id.apply(str)
+        return account
+
+    def _pod_identity_trust(self, wi: WorkloadIdentity) -> pulumi.Output[str]:
+        cluster = self._intent.cluster.name
+        return self._account_id().apply(
+            lambda account: policy_json(pod_identity_trust_policy(account, cluster, wi.namespace, wi.service_account))
+        )
+
     def _known_role_arn(self, name: str) -> pulumi.Output[str]:
         """The ARN of a role this component names explicitly, from the account (an invoke, run at preview)."""
-        if self._account is None:
-            identity = get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self, provider=self._aws))
-            self._account = identity.account_id
         intent = self._intent
-        return self._account.apply(lambda account: role_arn(intent, account, name))
+        return self._account_id().apply(lambda account: role_arn(intent, account, name))
 
     def _aws_auth(self, nodes: list[pulumi.Resource]) -> None:
         """Patch aws-auth when the intent maps principals there (see the module doc).

@@ -31,8 +31,9 @@ Decisions:
   ``endpoint.publicCidrs`` through master authorized networks, and to 0.0.0.0/0 spelled out when
   none are listed (the same reading as the EKS component). Google Cloud's public ranges are never
   admitted (``gcpPublicCidrsAccessEnabled: false``). GKE has no way to turn the private endpoint
-  off, so ``endpoint.private`` has no effect here. A private-endpoint-only cluster is reachable
-  from its VPC only: run Pulumi from there (or list the runner's range in ``publicCidrs``).
+  off, so ``endpoint.private`` has no effect here. A private-endpoint-only cluster admits only its
+  nodes' subnet: list the runner's range in ``endpoint.deployerCidrs`` (with ``globalAccess`` when
+  the runner is in another region), or run Pulumi inside the network (``deployerInNetwork``).
 * **Audit logging.** ``loggingConfig.enableComponents`` is ``SYSTEM_COMPONENTS`` and ``WORKLOADS``
   (GKE's defaults) plus the control-plane components of ``auditLogging.logTypes`` (``api`` and
   ``audit`` are ``APISERVER``). GKE has no authenticator log (Cloud Audit Logs already name the
@@ -71,7 +72,6 @@ Decisions:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -83,6 +83,7 @@ from pulumi_kubernetes.rbac import v1 as rbac_v1
 
 from baseline.intent import GkeCluster as GkeLocation
 from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
+from baseline.requirements import common_problems, gke_account_id, gke_problems
 from providers.cluster import ClusterComponent, exec_kubeconfig
 from providers.incluster import BASELINE_VERSION_LABEL, Manifest, resource_name
 
@@ -155,13 +156,6 @@ _LOG_COMPONENTS: dict[str, str] = {
 }
 _CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
-_KMS_KEY = re.compile(r"^projects/[^/]+/locations/[^/]+/keyRings/[^/]+/cryptoKeys/[^/]+$")
-_GKE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")  # clusters and node pools: 40 characters
-_MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)+$")  # e2-standard-4, n2-custom-4-8192
-_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
-_ACCOUNT_ID_MAX = 30
-
 
 # --------------------------------------------------------------------------- validation
 
@@ -175,79 +169,14 @@ def _location(intent: Intent) -> GkeLocation:
 def validate_intent(intent: Intent) -> None:
     """Refuse what GKE cannot build, naming every field path at once (a ``ValueError``).
 
-    The intent model checks shape and what holds on every cloud; this adds what only GKE requires:
-    an existing Cloud KMS key for secrets encryption, GKE's name and machine type formats, labels GCP
-    accepts, Google Groups for RBAC for namespace-scoped groups, one Google service account per
-    Kubernetes service account. An insecure setting GKE can build is not refused here.
+    The checks are :func:`baseline.requirements.gke_problems`, which the loader also runs, so every
+    command refuses such an intent (exit 2) before a program ever reaches this component.
     """
-    loc = _location(intent)
-    problems: list[str] = []
-    enc = intent.hardening.secrets_encryption
-    if enc.enabled and enc.kms_key is None:
-        problems.append(
-            "hardening.secretsEncryption.kmsKey: required on GKE when secrets encryption is enabled"
-            " (GKE needs an existing Cloud KMS key, projects/P/locations/L/keyRings/R/cryptoKeys/K,"
-            " on which the GKE service agent can encrypt and decrypt)"
-        )
-    elif enc.enabled and enc.kms_key is not None and not _KMS_KEY.match(enc.kms_key):
-        problems.append(
-            f"hardening.secretsEncryption.kmsKey: {enc.kms_key!r} is not a Cloud KMS key name"
-            " (projects/P/locations/L/keyRings/R/cryptoKeys/K)"
-        )
-    if not _GKE_NAME.match(intent.cluster.name):
-        problems.append(
-            f"cluster.name: {intent.cluster.name!r} is not a GKE cluster name"
-            " (a lower-case letter first, at most 40 characters)"
-        )
-    for i, pool in enumerate(intent.cluster.node_pools):
-        if not _GKE_NAME.match(pool.name):
-            problems.append(f"cluster.nodePools[{i}].name: {pool.name!r} is not a GKE node pool name")
-        if pool.instance_type is not None and not _MACHINE_TYPE.match(pool.instance_type):
-            problems.append(
-                f"cluster.nodePools[{i}].instanceType: {pool.instance_type!r} is not a Compute Engine machine type"
-                " (such as e2-standard-4)"
-            )
-    for key, value in intent.cluster.tags.items():
-        if not _LABEL_KEY.match(key) or not _LABEL_VALUE.match(value):
-            problems.append(
-                f"cluster.tags.{key}: {key!r}: {value!r} is not a GCP label (lower-case letters, digits,"
-                " '_' and '-', a letter first in keys, at most 63 characters)"
-            )
-    for i, grant in enumerate(intent.access):
-        if (
-            isinstance(grant.scope, NamespaceScope)
-            and grant.gcp is not None
-            and grant.gcp.member.startswith("group:")
-            and loc.security_group_domain is None
-        ):
-            problems.append(
-                f"access[{i}].scope: a namespace-scoped grant to {grant.gcp.member!r} needs"
-                " cluster.gke.securityGroupDomain (Google Groups for RBAC)"
-            )
-    problems += _service_account_problems(intent)
+    _location(intent)
+    problems = [*common_problems(intent), *gke_problems(intent)]
     if problems:
-        raise ValueError(f"cluster {intent.cluster.name!r} cannot be built on GKE: " + "; ".join(problems))
-
-
-def _service_account_problems(intent: Intent) -> list[str]:
-    problems: list[str] = []
-    owners: dict[str, str] = {node_service_account_id(intent): "the nodes' service account"}
-    bound: dict[tuple[str, str], str] = {}
-    for i, wi in enumerate(intent.workload_identities):
-        if wi.gcp is None:  # the intent model requires it on a GKE cluster
-            problems.append(f"workloadIdentities[{i}].gcp: required on a gke cluster")
-            continue
-        account = wi.gcp.service_account_id
-        if account in owners:
-            problems.append(f"workloadIdentities[{i}].gcp.serviceAccountId: {account!r} is also {owners[account]}")
-        owners.setdefault(account, f"the service account of workload identity {wi.name!r}")
-        key = (wi.namespace, wi.service_account)
-        if bound.setdefault(key, account) != account:
-            problems.append(
-                f"workloadIdentities[{i}]: {wi.namespace}/{wi.service_account} is already bound to"
-                f" {bound[key]!r}; a Kubernetes service account acts as one Google service account"
-            )
-    return problems
+        detail = "; ".join(f"{path}: {message}" for path, message in problems)
+        raise ValueError(f"cluster {intent.cluster.name!r} cannot be built on GKE: {detail}")
 
 
 # --------------------------------------------------------------------------- pure translation
@@ -291,20 +220,41 @@ def logging_components(intent: Intent) -> list[str]:
 
 
 def _endpoint_args(intent: Intent) -> dict[str, Any]:
+    """The endpoints and who may reach them.
+
+    Master authorized networks hold the public CIDRs (public endpoint) and the deployer's CIDRs
+    (``deployerCidrs``, either endpoint: with none, a private endpoint admits only the nodes'
+    subnet and `pulumi up` cannot reach it); ``globalAccess`` opens the private endpoint to the
+    network's other regions. The GKE API now carries the endpoint switches in
+    ``controlPlaneEndpointsConfig.ipEndpointsConfig`` (``enablePublicEndpoint``, ``globalAccess``),
+    but pulumi-gcp 10.2's ``ipEndpointsConfig`` has only ``enabled``: those switches stay in
+    ``privateClusterConfig``, the only place this SDK takes them. The DNS-based endpoint is stated
+    (``allowExternalTraffic: false``), so a control reads a literal rather than the API's default.
+    """
     endpoint, loc = intent.hardening.endpoint, _location(intent)
-    cidrs = (list(endpoint.public_cidrs) or ["0.0.0.0/0"]) if endpoint.public else []
+    public = (list(endpoint.public_cidrs) or ["0.0.0.0/0"]) if endpoint.public else []
+    blocks = [
+        {"cidr_block": cidr, "display_name": f"hardening-endpoint-public-cidrs-{i}"} for i, cidr in enumerate(public)
+    ]
+    blocks += [
+        {"cidr_block": cidr, "display_name": f"hardening-endpoint-deployer-cidrs-{i}"}
+        for i, cidr in enumerate(dict.fromkeys(endpoint.deployer_cidrs))
+        if cidr not in public
+    ]
     return {
         "private_cluster_config": {
             "enable_private_nodes": True,
             "enable_private_endpoint": not endpoint.public,
             "master_ipv4_cidr_block": loc.master_ipv4_cidr_block,
+            "master_global_access_config": {"enabled": endpoint.global_access},
         },
         "master_authorized_networks_config": {
-            "cidr_blocks": [
-                {"cidr_block": cidr, "display_name": f"hardening-endpoint-public-cidrs-{i}"}
-                for i, cidr in enumerate(cidrs)
-            ],
+            "cidr_blocks": blocks,
             "gcp_public_cidrs_access_enabled": False,
+        },
+        "control_plane_endpoints_config": {
+            "ip_endpoints_config": {"enabled": True},
+            "dns_endpoint_config": {"allow_external_traffic": False},
         },
     }
 
@@ -320,9 +270,12 @@ def cluster_args(intent: Intent) -> dict[str, Any]:
         "location": loc.location,
         "network": loc.network,
         "networking_mode": "VPC_NATIVE",
-        # node pools are separate resources (CL-07, CL-11 judge each); the default pool goes at once
+        # node pools are separate resources (CL-07, CL-11 judge each); the default pool goes at once,
+        # but is created first: it runs as the nodes' own service account, never the Compute Engine
+        # default (disabled where CIS is followed, and an Editor where it is not)
         "remove_default_node_pool": True,
         "initial_node_count": 1,
+        "node_config": _default_pool_node_config(intent),
         **_endpoint_args(intent),
         "database_encryption": (
             {"state": "ENCRYPTED", "key_name": enc.kms_key} if enc.enabled else {"state": "DECRYPTED"}
@@ -353,14 +306,20 @@ def cluster_args(intent: Intent) -> dict[str, Any]:
     return args
 
 
+def _default_pool_node_config(intent: Intent) -> dict[str, Any]:
+    """The throwaway default pool's nodes: the nodes' service account, metadata hidden, shielded."""
+    shielded = intent.hardening.shielded_nodes
+    return {
+        "service_account": node_service_account_email(intent),
+        "oauth_scopes": [_CLOUD_PLATFORM_SCOPE],
+        "workload_metadata_config": {"mode": "GKE_METADATA" if intent.hardening.workload_identity else "GCE_METADATA"},
+        "shielded_instance_config": {"enable_secure_boot": shielded, "enable_integrity_monitoring": shielded},
+    }
+
+
 def _account_id(intent: Intent, suffix: str) -> str:
     """``{cluster}-{suffix}`` as a service account id (6-30 characters), hashed when longer."""
-    name = f"{intent.cluster.name}-{suffix}"
-    if len(name) <= _ACCOUNT_ID_MAX:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    head = intent.cluster.name[: _ACCOUNT_ID_MAX - len(digest) - len(suffix) - 2].rstrip("-")
-    return f"{head}-{digest}-{suffix}"
+    return gke_account_id(intent.cluster.name, suffix)
 
 
 def service_account_email(project: str, account_id: str) -> str:
@@ -567,7 +526,12 @@ class GkeCluster(ClusterComponent):
         loc = _location(intent)
 
         node_roles = self._node_service_account()
-        self.cluster = container.Cluster(f"{name}-cluster", **cluster_args(intent), opts=self._opts())
+        self.cluster = container.Cluster(
+            # the default pool is created with the nodes' service account: it must exist, with its role
+            f"{name}-cluster",
+            **cluster_args(intent),
+            opts=self._opts(depends_on=node_roles),
+        )
         node_pools = [
             container.NodePool(
                 f"{name}-nodes-{pool.name}",

@@ -690,6 +690,7 @@ class InClusterBaseline(pulumi.ComponentResource):
         *,
         service_account_annotations: ServiceAccountAnnotations | None = None,
         today: dt.date | None = None,
+        engine_depends_on: Sequence[pulumi.Resource] = (),
     ) -> None:
         manifests = incluster_manifests(intent, today=today, service_account_annotations=service_account_annotations)
         plan = wiring_plan(name, manifests)
@@ -701,7 +702,8 @@ class InClusterBaseline(pulumi.ComponentResource):
             self.engine_release = helm_v3.Release(
                 f"{name}-{intent.admission.engine}",
                 **release_args,
-                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+                # engine_depends_on: the nodes it runs on (an atomic release times out without them)
+                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(engine_depends_on)),
             )
         registered: list[pulumi.CustomResource] = []
         #: Every child by its resource name, for callers that need to depend on one.

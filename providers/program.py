@@ -56,6 +56,19 @@ def _stack_config() -> dict[str, Any]:
     return values
 
 
+def _aws_deployer() -> Any:
+    """The role and profile the stack's AWS provider uses (``aws:assumeRoles``, the older
+    ``aws:assumeRole``, ``aws:profile``), so the kubeconfig signs as the same identity."""
+    from providers.eks import AwsDeployer
+
+    aws = pulumi.Config("aws")
+    roles = aws.get_object("assumeRoles") or []
+    legacy = aws.get_object("assumeRole")
+    first = roles[0] if isinstance(roles, list) and roles else legacy
+    role_arn = first.get("roleArn") if isinstance(first, dict) else None
+    return AwsDeployer(role_arn=str(role_arn) if role_arn else None, profile=aws.get("profile"))
+
+
 def cluster_component(intent: Intent) -> Any:
     """The intent's cloud component, registered; a clear ``pulumi.RunError`` when it cannot be."""
     module_name, class_name = COMPONENTS[intent.cluster.cloud]
@@ -70,7 +83,8 @@ def cluster_component(intent: Intent) -> Any:
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
         ) from None
     try:
-        return getattr(module, class_name)(intent.cluster.name, intent)
+        kwargs = {"deployer": _aws_deployer()} if intent.cluster.cloud == "eks" else {}
+        return getattr(module, class_name)(intent.cluster.name, intent, **kwargs)
     except ValueError as err:
         # a component refuses, before registering anything, what its cloud cannot build from a valid
         # intent (GKE secrets encryption without an existing key): the message names the field paths

@@ -20,6 +20,8 @@ cluster:
   eks: {region: eu-west-1, subnetIds: [subnet-a, subnet-b]}
 namespaces:
   - {name: shop, owner: shop-team}
+access:
+  - {name: admins, role: cluster-admin, aws: {principalArn: "arn:aws:iam::111122223333:role/admins"}}
 """
 
 
@@ -59,7 +61,9 @@ def test_a_key_spelled_like_a_pydantic_tag_is_still_named(tmp_path: Path, key: s
 
 
 def test_a_union_member_tag_is_not_part_of_the_path(tmp_path: Path) -> None:
-    text = GOOD + "access:\n  - {name: a, role: view, scope: {namespaces: [shop], str: 1}, aws: {principalArn: x}}\n"
+    text = GOOD.replace(
+        "access:\n", "access:\n  - {name: a, role: view, scope: {namespaces: [shop], str: 1}, aws: {principalArn: x}}\n"
+    )
     with pytest.raises(IntentError) as err:
         load_intent(write(tmp_path, text), known_controls=KNOWN)
     paths = [p.path for p in err.value.problems]
@@ -94,6 +98,7 @@ def test_modes_must_name_catalog_controls() -> None:
         "baselineVersion": "1.0.0",
         "cluster": {"name": "p", "cloud": "eks", "owner": "o", "eks": {"region": "r", "subnetIds": ["a", "b"]}},
         "admission": {"modes": {"CL-77": "audit"}, "waves": {"canary": {"POD-98": "enforce"}}},
+        "access": [{"name": "a", "role": "cluster-admin", "aws": {"principalArn": "arn:aws:iam::111122223333:role/a"}}],
     }
     with pytest.raises(IntentError) as err:
         intent_from_mapping(data, known_controls=KNOWN)

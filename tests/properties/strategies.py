@@ -409,6 +409,17 @@ def intent_mappings(draw: st.DrawFn, cloud: str) -> dict[str, Any]:
                 },
             }
         )
+    if not any(g["role"] == "cluster-admin" for g in grants):  # the loader refuses an intent nobody can administer
+        admin = next(n for n in ("fleet-admins", "fleet-admins-2") if n not in {g["name"] for g in grants})
+        grants.append(
+            {
+                "name": admin,
+                "role": "cluster-admin",
+                "aws": {"principalArn": f"arn:aws:iam::111122223333:role/{admin}"},
+                "gcp": {"member": f"group:{admin}@example.com"},
+                "azure": {"objectId": "0b1f6a4e-2c3d-4e5f-8a9b-0c1d2e3f4a5b"},
+            }
+        )
     data["access"] = grants
 
     identities: list[dict[str, Any]] = []

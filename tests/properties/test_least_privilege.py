@@ -80,6 +80,28 @@ def assert_service_trust(document: Any, service: str) -> None:
     assert statement["Principal"] == {"Service": service}
 
 
+POD_IDENTITY_SCOPE = (
+    "aws:SourceAccount",
+    "aws:RequestTag/eks-cluster-name",
+    "aws:RequestTag/kubernetes-namespace",
+    "aws:RequestTag/kubernetes-service-account",
+)
+
+
+def assert_pod_identity_trust(document: Any, account: str, cluster: str, namespace: str, service_account: str) -> None:
+    """The Pod Identity service, only for this account, this cluster and exactly one service account:
+    without the conditions any Pod Identity association in the account could assume the role."""
+    assert_no_wildcard_principal(document)
+    (statement,) = _statements(document)
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert set(statement["Action"]) == {"sts:AssumeRole", "sts:TagSession"}
+    assert set(statement["Condition"]) == {"StringEquals"}, "only exact matches scope a trust"
+    conditions = statement["Condition"]["StringEquals"]
+    assert set(conditions) == set(POD_IDENTITY_SCOPE), conditions
+    assert [conditions[k] for k in POD_IDENTITY_SCOPE] == [account, cluster, namespace, service_account]
+    assert not any("*" in v or "?" in v for v in conditions.values()), conditions
+
+
 def assert_irsa_trust(document: Any, issuer: str, provider_arn: str, namespace: str, service_account: str) -> None:
     """Web identity from the cluster's provider, for exactly one service account and the STS audience."""
     assert_no_wildcard_principal(document)
@@ -107,7 +129,8 @@ def test_eks_trust_policies_pin_one_service_account(intent: Intent, issuer: str,
             doc = eks.irsa_trust_policy(issuer, provider_arn, wi.namespace, wi.service_account)
             assert_irsa_trust(doc, issuer, provider_arn, wi.namespace, wi.service_account)
         else:
-            assert_service_trust(eks.pod_identity_trust_policy(), "pods.eks.amazonaws.com")
+            doc = eks.pod_identity_trust_policy(account, intent.cluster.name, wi.namespace, wi.service_account)
+            assert_pod_identity_trust(doc, account, intent.cluster.name, wi.namespace, wi.service_account)
             assoc = eks.pod_identity_association_args(intent, wi)
             assert (assoc["namespace"], assoc["service_account"]) == (wi.namespace, wi.service_account)
         assert "assume_role_policy" not in eks.workload_role_args(intent, wi)  # the trust is added per mechanism
@@ -148,12 +171,15 @@ def test_eks_access_is_exactly_the_grants(intent: Intent) -> None:
         assert not eks.uses_aws_auth(intent)
         return
     roles = yaml.safe_load(config_map["data"]["mapRoles"])
-    assert roles[0] == {
-        "rolearn": node_role,
-        "username": "system:node:{{EC2PrivateDNSName}}",
-        "groups": ["system:bootstrappers", "system:nodes"],
-    }
-    assert roles[1:] == [{"rolearn": m.rolearn, "username": m.username, "groups": m.groups} for m in mappings]
+    if intent.hardening.authentication.eks_mode == "CONFIG_MAP":  # the patch owns mapRoles: nodes stay
+        assert roles.pop(0) == {
+            "rolearn": node_role,
+            "username": "system:node:{{EC2PrivateDNSName}}",
+            "groups": ["system:bootstrappers", "system:nodes"],
+        }
+    else:  # EKS maps the node role with an access entry of its own
+        assert node_role not in [r["rolearn"] for r in roles]
+    assert roles == [{"rolearn": m.rolearn, "username": m.username, "groups": m.groups} for m in mappings]
     assert set(config_map["data"]) == {"mapRoles"}  # no mapUsers, mapAccounts the intent did not write
 
 
@@ -354,7 +380,13 @@ def assert_identities_under_mocks(mocks: RecordingMocks, intent: Intent, cloud: 
                 doc = role.inputs["assumeRolePolicy"]
                 assert_irsa_trust(doc, OIDC_ISSUER, provider_arn, wi.namespace, wi.service_account)
             else:
-                assert_service_trust(role.inputs["assumeRolePolicy"], "pods.eks.amazonaws.com")
+                assert_pod_identity_trust(
+                    role.inputs["assumeRolePolicy"],
+                    "111122223333",  # the account of the mocks' caller identity
+                    intent.cluster.name,
+                    wi.namespace,
+                    wi.service_account,
+                )
                 (assoc,) = [
                     r
                     for r in mocks.of_type("aws:eks/podIdentityAssociation:PodIdentityAssociation")

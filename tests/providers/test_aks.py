@@ -36,6 +36,7 @@ from providers.aks import (
     credentials_endpoint,
     diagnostic_setting_args,
     federated_credential_args,
+    ignored_changes,
     kms_role_assignments,
     kubeconfig,
     resource_tags,
@@ -638,7 +639,7 @@ def test_workload_identities_and_chained_federated_credentials(azure_mocks: Reco
     # one write at a time: each credential after its identity and after the previous credential
     assert azure_mocks.one(UAI, "prod-wi-shop-orders").urn in orders.dependencies
     assert azure_mocks.one(UAI, "prod-wi-payments-ledger").urn in ledger.dependencies
-    assert orders.urn in ledger.dependencies
+    assert orders.urn not in ledger.dependencies  # two identities: written in parallel
     assert azure_mocks.one(CLUSTER).urn in orders.dependencies  # the issuer is the cluster's
     account = azure_mocks.one("kubernetes:core/v1:ServiceAccount", "prod-baseline-shop/orders")
     assert account.inputs["metadata"]["annotations"] == {CLIENT_ID_ANNOTATION: fake_uuid("client-prod-wi-shop-orders")}
@@ -659,14 +660,62 @@ def test_workload_role_assignments_use_the_identity_principal(azure_mocks: Recor
     }
 
 
-def test_three_credentials_are_one_chain(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:
+def test_credentials_are_serialised_per_identity_only(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:
+    """AKS refuses concurrent credential writes to one identity; different identities need no order."""
     data = aks_prod.model_dump(by_alias=True)
     data["workloadIdentities"].append({**data["workloadIdentities"][0], "name": "shop-cart", "serviceAccount": "cart"})
     _build(Intent.model_validate(data))
     credentials = azure_mocks.of_type(FIC)
     assert len(credentials) == 3
-    for previous, current in itertools.pairwise(credentials):
-        assert previous.urn in current.dependencies
+    owners = [c.inputs["resourceName"] for c in credentials]
+    assert len(set(owners)) == 3  # one identity per workload
+    for a, b in itertools.permutations(credentials, 2):
+        assert a.urn not in b.dependencies
+
+
+def test_a_pinned_version_is_not_downgraded_after_a_channel_upgrade(aks_prod: Intent) -> None:
+    assert cluster_args(aks_prod, "id")["kubernetes_version"] == "1.33"  # the version it is created at
+    assert ignored_changes(aks_prod) == ["kubernetesVersion"]  # then the channel's to move
+    unmanaged = _with(aks_prod, "hardening.upgrades", {"managed": False})
+    assert cluster_args(unmanaged, "id")["auto_upgrade_profile"]["upgrade_channel"] == "none"
+    assert ignored_changes(unmanaged) == []
+
+
+def test_a_private_cluster_in_the_callers_network(aks_prod: Intent) -> None:
+    subnet = (
+        "/subscriptions/3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b/resourceGroups/rg-net/providers/"
+        "Microsoft.Network/virtualNetworks/vnet-prod/subnets/{}"
+    )
+    zone = (
+        "/subscriptions/3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b/resourceGroups/rg-net/providers/"
+        "Microsoft.Network/privateDnsZones/privatelink.westeurope.azmk8s.io"
+    )
+    data = aks_prod.model_dump(by_alias=True)
+    data["cluster"]["aks"].update(
+        apiServerSubnetId=subnet.format("apiserver"), nodeSubnetId=subnet.format("nodes"), privateDnsZone=zone
+    )
+    intent = Intent.model_validate(data)
+    check_intent(intent)
+    args = cluster_args(intent, "id")
+    assert args["api_server_access_profile"] == {
+        "enable_private_cluster": True,
+        "disable_run_command": True,
+        "enable_vnet_integration": True,
+        "subnet_id": subnet.format("apiserver"),
+        "private_dns_zone": zone,
+    }
+    assert {p["vnet_subnet_id"] for p in args["agent_pool_profiles"]} == {subnet.format("nodes")}
+
+
+def test_a_public_endpoint_admits_the_deployer(aks_prod: Intent) -> None:
+    endpoint = {
+        "private": False,
+        "public": True,
+        "publicCidrs": ["203.0.113.0/24"],
+        "deployerCidrs": ["198.51.100.7/32"],
+    }
+    profile = cluster_args(_with(aks_prod, "hardening.endpoint", endpoint), "id")["api_server_access_profile"]
+    assert profile["authorized_ip_ranges"] == ["203.0.113.0/24", "198.51.100.7/32"]
 
 
 def test_kubeconfig_is_secret_and_the_baseline_uses_its_provider(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:

@@ -15,6 +15,7 @@ from pulumi.output import Unknown
 from baseline.intent import Intent
 from providers.eks import (
     TYPE_TOKEN,
+    AwsDeployer,
     EksCluster,
     access_entries,
     access_policy_arn,
@@ -23,8 +24,11 @@ from providers.eks import (
     cluster_args,
     cluster_role_args,
     cluster_role_policy_arns,
+    deployer_access_problem,
+    deployer_ingress_rules,
     irsa_trust_policy,
     kms_key_args,
+    kms_key_policy,
     kubeconfig,
     launch_template_args,
     log_group_args,
@@ -232,13 +236,46 @@ def test_irsa_trust_is_scoped_to_one_service_account() -> None:
     assert irsa_trust_policy("oidc.eks.eu-west-1.amazonaws.com/id/ABC", provider, "shop", "orders") == doc
 
 
-def test_pod_identity_trust() -> None:
-    (statement,) = pod_identity_trust_policy()["Statement"]
+def test_pod_identity_trust_is_scoped_to_one_service_account_of_one_cluster() -> None:
+    (statement,) = pod_identity_trust_policy(ACCOUNT_ID, "prod-eu-1", "payments", "ledger")["Statement"]
     assert statement == {
         "Effect": "Allow",
         "Principal": {"Service": "pods.eks.amazonaws.com"},
         "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {
+            "StringEquals": {
+                "aws:SourceAccount": ACCOUNT_ID,
+                "aws:RequestTag/eks-cluster-name": "prod-eu-1",
+                "aws:RequestTag/kubernetes-namespace": "payments",
+                "aws:RequestTag/kubernetes-service-account": "ledger",
+            }
+        },
     }
+
+
+def test_the_control_plane_role_has_no_tag_session(prod_intent: Intent) -> None:
+    """sts:TagSession is for EKS Auto Mode only, which the component does not build."""
+    (statement,) = json.loads(cluster_role_args(prod_intent)["assume_role_policy"])["Statement"]
+    assert statement["Action"] == ["sts:AssumeRole"]
+
+
+def test_the_secrets_key_policy_separates_administration_from_use(prod_intent: Intent) -> None:
+    cluster_role = f"arn:aws:iam::{ACCOUNT_ID}:role/prod-cluster-role-1a2b"
+    doc = kms_key_policy(prod_intent, ACCOUNT_ID, cluster_role)
+    by_sid = {st["Sid"]: st for st in doc["Statement"]}
+    admin, use, grants = (
+        by_sid["KeyAdministration"],
+        by_sid["SecretsEnvelopeEncryption"],
+        by_sid["GrantsForAwsResourcesOnly"],
+    )
+    root = f"arn:aws:iam::{ACCOUNT_ID}:root"
+    assert admin["Principal"] == {"AWS": root} and "kms:PutKeyPolicy" in admin["Action"]
+    # the account administers the key but no IAM policy in it can use the key for data
+    assert not [a for a in admin["Action"] if a in ("kms:Decrypt", "kms:Encrypt", "kms:*") or a.startswith("kms:Gen")]
+    assert "kms:CreateGrant" not in admin["Action"]
+    assert use["Principal"] == {"AWS": cluster_role} and "kms:Decrypt" in use["Action"]
+    assert grants["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+    assert grants["Action"] == ["kms:CreateGrant"]
 
 
 # --------------------------------------------------------------------------- nodes and addons
@@ -473,7 +510,9 @@ def test_workload_identity(pulumi_mocks: RecordingMocks, prod_intent: Intent) ->
     assert account.inputs["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": irsa_arn}
 
     ledger = pulumi_mocks.one("aws:iam/role:Role", "prod-wi-payments-ledger")
-    assert json.loads(ledger.inputs["assumeRolePolicy"]) == pod_identity_trust_policy()
+    assert json.loads(ledger.inputs["assumeRolePolicy"]) == pod_identity_trust_policy(
+        ACCOUNT_ID, "prod-eu-1", "payments", "ledger"
+    )
     association = pulumi_mocks.one("aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert association.inputs["namespace"] == "payments" and association.inputs["serviceAccount"] == "ledger"
     agent = pulumi_mocks.one("aws:eks/addon:Addon", "prod-pod-identity-agent")
@@ -585,3 +624,94 @@ def test_preview_of_a_created_key_is_unknown(pulumi_preview_mocks: RecordingMock
     encryption = pulumi_preview_mocks.one("aws:eks/cluster:Cluster").inputs["encryptionConfig"]
     assert encryption["resources"] == ["secrets"]
     assert isinstance(encryption["provider"]["keyArn"], Unknown)
+
+
+# --------------------------------------------------------------------------- the deployer (issue 13)
+
+ADMINS = "arn:aws:iam::111122223333:role/platform-admins"
+
+
+def test_api_and_config_map_does_not_map_the_node_role_eks_already_maps(stale_intent: Intent) -> None:
+    node_role = f"arn:aws:iam::{ACCOUNT_ID}:role/legacy-eu-1-eu-west-1-node"
+    both = _with(stale_intent, "hardening.authentication.eksMode", "API_AND_CONFIG_MAP")
+    roles = yaml.safe_load(aws_auth_map_roles(both, node_role))
+    assert [r["rolearn"] for r in roles] == [RESPONDER]  # EKS gave the node role an access entry
+    config_map_only = yaml.safe_load(aws_auth_map_roles(stale_intent, node_role))
+    assert config_map_only[0]["rolearn"] == node_role  # the patch owns mapRoles: nodes must stay
+
+
+def test_deployer_cidrs_open_the_private_endpoint_on_443(prod_intent: Intent) -> None:
+    assert deployer_ingress_rules(prod_intent) == []
+    endpoint = {"private": True, "public": False, "deployerCidrs": ["10.20.0.0/24", "fd00::/64", "10.20.0.0/24"]}
+    rules = deployer_ingress_rules(_with(prod_intent, "hardening.endpoint", endpoint))
+    assert [(r.get("cidr_ipv4"), r.get("cidr_ipv6")) for r in rules] == [("10.20.0.0/24", None), (None, "fd00::/64")]
+    assert {(r["ip_protocol"], r["from_port"], r["to_port"], r["region"]) for r in rules} == {
+        ("tcp", 443, 443, "eu-west-1")
+    }
+    public_only = {"private": False, "public": True, "publicCidrs": ["0.0.0.0/0"], "deployerCidrs": ["10.20.0.0/24"]}
+    assert deployer_ingress_rules(_with(prod_intent, "hardening.endpoint", public_only)) == []
+
+
+def test_a_restricted_public_endpoint_admits_nat_and_routable_deployer_cidrs(prod_intent: Intent) -> None:
+    endpoint = {
+        "private": False,
+        "public": True,
+        "publicCidrs": ["203.0.113.0/24"],
+        "nodeEgressCidrs": ["198.51.100.7/32"],
+        "deployerCidrs": ["192.0.2.0/24", "10.20.0.0/24", "8.8.4.0/24"],
+    }
+    vpc = cluster_args(_with(prod_intent, "hardening.endpoint", endpoint), ROLE, KEY)["vpc_config"]
+    # EKS refuses private ranges in publicAccessCidrs; documentation ranges are not global either
+    assert vpc["public_access_cidrs"] == ["203.0.113.0/24", "198.51.100.7/32", "8.8.4.0/24"]
+
+
+def test_kubeconfig_signs_as_the_providers_role_and_profile() -> None:
+    deployer = AwsDeployer(role_arn=ADMINS, profile="prod")
+    config = kubeconfig("prod-eu-1", "https://x.eks.amazonaws.com", "Q0E=", "eu-west-1", deployer)
+    args = config["users"][0]["user"]["exec"]["args"]
+    assert args[-4:] == ["--role-arn", ADMINS, "--profile", "prod"]
+
+
+@pytest.mark.parametrize(
+    ("caller", "admitted"),
+    [
+        (ADMINS, True),
+        ("arn:aws:sts::111122223333:assumed-role/platform-admins/ci-1234", True),  # a session of the role
+        ("arn:aws:iam::111122223333:role/team/platform-admins", True),  # a path names the same role
+        ("arn:aws:iam::111122223333:role/auditors", False),  # a grant, but not cluster-admin
+        ("arn:aws:iam::444455556666:role/platform-admins", False),  # another account
+        ("arn:aws:iam::111122223333:user/fleet-baseline-plan", False),
+    ],
+)
+def test_the_deployer_must_be_a_cluster_admin(prod_intent: Intent, caller: str, admitted: bool) -> None:
+    problem = deployer_access_problem(prod_intent, caller)
+    assert (problem is None) is admitted
+    if problem is not None:
+        assert "not among the cluster-admins" in problem and "prod-eu-1" in problem
+
+
+def test_legacy_modes_admit_the_creator_or_system_masters(stale_intent: Intent) -> None:
+    assert deployer_access_problem(stale_intent, "arn:aws:iam::111122223333:user/anyone") is None  # creator admin
+    no_creator = _with(stale_intent, "hardening.authentication.bootstrapCreatorAdmin", False)
+    assert deployer_access_problem(no_creator, RESPONDER) is None  # aws-auth system:masters
+    assert deployer_access_problem(no_creator, ADMINS) is not None  # CONFIG_MAP has no access entries
+
+
+def test_a_deployer_role_without_cluster_admin_is_refused_before_anything_registers(
+    pulumi_mocks: RecordingMocks, prod_intent: Intent
+) -> None:
+    with pytest.raises(ValueError, match="not among the cluster-admins"):
+        EksCluster("prod", prod_intent, deployer=AwsDeployer(role_arn="arn:aws:iam::111122223333:role/auditors"))
+    assert pulumi_mocks.registrations == []
+
+
+def test_deployer_network_and_role_in_the_component(pulumi_mocks: RecordingMocks, prod_intent: Intent) -> None:
+    intent = _with(prod_intent, "hardening.endpoint", {"private": True, "deployerCidrs": ["10.20.0.0/24"]})
+    _build(intent, deployer=AwsDeployer(role_arn=ADMINS))
+    rule = pulumi_mocks.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "prod-deployer-0")
+    assert rule.inputs["cidrIpv4"] == "10.20.0.0/24" and rule.inputs["fromPort"] == 443
+    provider = pulumi_mocks.one("pulumi:providers:kubernetes", "prod-k8s")
+    assert rule.urn in provider.dependencies  # no Kubernetes call before the deployer can reach the endpoint
+    key = pulumi_mocks.one("aws:kms/key:Key")
+    statements = json.loads(key.inputs["policy"])["Statement"]
+    assert statements[1]["Principal"]["AWS"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/")

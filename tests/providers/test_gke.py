@@ -153,6 +153,7 @@ def test_cluster_args_of_a_compliant_intent(gke_prod: Intent) -> None:
         "enable_private_nodes": True,
         "enable_private_endpoint": True,
         "master_ipv4_cidr_block": "172.16.0.32/28",
+        "master_global_access_config": {"enabled": False},
     }
     assert args["master_authorized_networks_config"] == {"cidr_blocks": [], "gcp_public_cidrs_access_enabled": False}
     assert args["database_encryption"] == {"state": "ENCRYPTED", "key_name": KEY}
@@ -555,6 +556,7 @@ def test_cluster_wire_inputs_are_literals(gke_mocks: RecordingMocks, gke_prod: I
         "enablePrivateNodes": True,
         "enablePrivateEndpoint": True,
         "masterIpv4CidrBlock": "172.16.0.32/28",
+        "masterGlobalAccessConfig": {"enabled": False},
     }
     assert inputs["masterAuthorizedNetworksConfig"] == {"cidrBlocks": [], "gcpPublicCidrsAccessEnabled": False}
     assert inputs["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": KEY}
@@ -731,3 +733,38 @@ def test_the_catalog_names_the_stale_templates_faults(gke_mocks: RecordingMocks,
     failing = _failing_controls(gke_mocks, gke_stale)
     assert {"CL-01", "CL-03", "CL-04", "CL-05", "CL-06", "CL-07", "ST-01"} <= failing
     assert not {"CL-08", "CL-09"} & failing
+
+
+# --------------------------------------------------------------------------- issue 13: pulumi up on a real project
+
+
+def test_the_default_pool_never_runs_as_the_compute_engine_default_account(gke_prod: Intent) -> None:
+    """remove_default_node_pool still creates the pool first: without a cluster-level node config it
+    uses the Compute Engine default account, which CIS says to disable (and creation then fails)."""
+    node_config = cluster_args(gke_prod)["node_config"]
+    assert node_config["service_account"] == node_service_account_email(gke_prod)
+    assert node_config["workload_metadata_config"] == {"mode": "GKE_METADATA"}
+    assert node_config["shielded_instance_config"] == {"enable_secure_boot": True, "enable_integrity_monitoring": True}
+
+
+def test_deployer_cidrs_and_global_access_reach_a_private_endpoint(gke_prod: Intent) -> None:
+    endpoint = {"private": True, "deployerCidrs": ["10.20.0.0/24", "10.20.0.0/24"], "globalAccess": True}
+    args = cluster_args(_with(gke_prod, "hardening.endpoint", endpoint))
+    assert args["master_authorized_networks_config"]["cidr_blocks"] == [
+        {"cidr_block": "10.20.0.0/24", "display_name": "hardening-endpoint-deployer-cidrs-0"}
+    ]
+    assert args["private_cluster_config"]["enable_private_endpoint"] is True
+    assert args["private_cluster_config"]["master_global_access_config"] == {"enabled": True}
+    # the DNS-based endpoint is stated closed to outside traffic, not left to the API's default
+    assert args["control_plane_endpoints_config"] == {
+        "ip_endpoints_config": {"enabled": True},
+        "dns_endpoint_config": {"allow_external_traffic": False},
+    }
+
+
+def test_cluster_waits_for_the_node_service_account(gke_mocks: RecordingMocks, gke_prod: Intent) -> None:
+    _build(gke_prod)
+    cluster = gke_mocks.one(CLUSTER, "prod-cluster")
+    account = gke_mocks.one("gcp:serviceaccount/account:Account", "prod-node-sa")
+    assert account.urn in cluster.dependencies
+    assert cluster.inputs["nodeConfig"]["serviceAccount"] == node_service_account_email(gke_prod)

@@ -109,7 +109,14 @@ def test_misspelled_key_is_a_clear_error_and_nothing_is_registered(pulumi_mocks:
 def test_unsupported_cloud_is_a_clear_error(pulumi_mocks: RecordingMocks, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "providers.gke", None)  # as if the cloud's component did not exist
     config = _stack("eks-prod")
-    config["intent"] = {"cluster": {"cloud": "gke", "gke": {"project": "acme-prod", "location": "europe-west1"}}}
+    config["intent"] = {
+        "cluster": {
+            "cloud": "gke",
+            "gke": {"project": "acme-prod", "location": "europe-west1", "securityGroupDomain": "example.com"},
+            "nodePools": [{"name": "system", "instanceType": "e2-standard-4"}],
+        },
+        "hardening": {"secretsEncryption": {"kmsKey": "projects/acme/locations/europe-west1/keyRings/r/cryptoKeys/k"}},
+    }
     _set_config(config)
     with pytest.raises(pulumi.RunError, match="'gke' is not supported yet"):
         _run_program()
@@ -314,3 +321,31 @@ def test_aks_stale_plan_is_blocked_by_aks_own_stale_settings() -> None:
         if v["enforcementLevel"] == "mandatory" and v["type"] == "azure-native:containerservice:ManagedCluster"
     }
     assert {"CL-01", "CL-03", "CL-04", "CL-05", "CL-06", "ST-01"} <= aks
+
+
+def test_eks_deployer_role_from_the_aws_config(pulumi_mocks: RecordingMocks) -> None:
+    """The stack hands the AWS provider's role to the component: the kubeconfig signs as that role."""
+    role = "arn:aws:iam::111122223333:role/platform-admins"
+    values = {
+        "fleet-baseline:intent": json.dumps(_stack("eks-prod")["intent"]),
+        "fleet-baseline:intentFile": "intents/prod.yaml",
+        "aws:assumeRoles": json.dumps([{"roleArn": role}]),
+        "aws:profile": "prod",
+    }
+    pulumi.runtime.set_all_config(values)
+    _run_program()
+    component = pulumi_mocks.one("fleet-baseline:eks:Cluster", "prod-eu-1")
+    kubeconfig = json.loads(pulumi_mocks.component_outputs[component.urn]["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["args"][-4:] == ["--role-arn", role, "--profile", "prod"]
+
+
+def test_eks_deployer_role_that_is_no_cluster_admin_is_refused(pulumi_mocks: RecordingMocks) -> None:
+    values = {
+        "fleet-baseline:intent": json.dumps(_stack("eks-prod")["intent"]),
+        "fleet-baseline:intentFile": "intents/prod.yaml",
+        "aws:assumeRoles": json.dumps([{"roleArn": "arn:aws:iam::111122223333:role/auditors"}]),
+    }
+    pulumi.runtime.set_all_config(values)
+    with pytest.raises(pulumi.RunError, match="not among the cluster-admins"):
+        _run_program()
+    assert pulumi_mocks.registrations == []
