@@ -49,6 +49,7 @@ __all__ = [
     "Status",
     "Subject",
     "intent_params",
+    "pod_security_version",
 ]
 
 Status = Literal["pass", "fail", "unknown", "excepted"]
@@ -255,7 +256,7 @@ def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, A
         "minimumBaselineVersion": catalog_minimum(catalog),
         "clusterAdmins": sorted(set(admins_cloud)),
         "clusterAdminSubjects": sorted(set(admin_subjects)),
-        "podSecurityVersion": intent.pod_security.version,
+        "podSecurityVersion": pod_security_version(intent, catalog),
         "allowedRegistries": list(intent.registries.allowed),
         "metadataCidr": intent.network.metadata_cidr,
         "eksSupportType": intent.hardening.upgrades.eks_support_type,
@@ -264,6 +265,17 @@ def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, A
         "apiWorkloads": sorted(f"{w.namespace}/{w.service_account}" for w in intent.workload_identities if w.needs_api),
         "systemNamespaces": list(intent.system_namespaces),
     }
+
+
+def pod_security_version(intent: Intent, catalog: Catalog | None = None) -> str:
+    """The policy version POD-01..POD-09 judge at: the intent's pin, ``latest`` resolved to the
+    cluster's own Kubernetes minor (else the newest the catalog models), a pin newer than the newest
+    clamped to it, as the upstream PodSecurity registry does."""
+    table = (catalog or load_catalog()).pod_security
+    version = intent.pod_security.version
+    if table is None:
+        return version
+    return table.resolve(version, intent.cluster.kubernetes_version)
 
 
 def catalog_minimum(catalog: Catalog) -> str:
