@@ -24,6 +24,7 @@ from baseline.cel import (
     CompiledCheck,
     compile_batch,
     compile_check,
+    drop_nulls,
     find_unknown_paths,
     is_unknown,
     new_activation,
@@ -83,8 +84,12 @@ class Subject:
 
     def __post_init__(self) -> None:
         kk = _kube_kind(self.props, self.type)
+        if kk is not None:  # a Kubernetes object is judged as the API server keeps it: nulls are unset
+            object.__setattr__(self, "props", drop_nulls(self.props))
         md = self.metadata
         raw_name = md.get("name")
+        if not isinstance(raw_name, str) and isinstance(md.get("generateName"), str) and kk is not None:
+            raw_name = md["generateName"]  # named by the API server on create: the prefix is its name here
         object_name = raw_name if isinstance(raw_name, str) else self.name
         if kk == ("", "Namespace"):
             namespace = raw_name if isinstance(raw_name, str) else None
