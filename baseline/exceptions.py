@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from baseline.evaluator import Subject
     from baseline.intent import ExceptionIntent
 
 __all__ = [
     "EXCEPTION_TYPE",
     "ActiveException",
+    "Scoped",
     "describe_scope",
     "exception_names",
     "exception_record",
@@ -33,7 +33,10 @@ __all__ = [
 EXCEPTION_TYPE = "fleet-baseline:policy:Exception"
 
 
-class _Scoped(Protocol):
+class Scoped(Protocol):
+    """What an exception's scope is matched against: the evaluator's ``Subject`` is one; so is a
+    finding. Declared here so this module needs nothing of the evaluator (which imports it)."""
+
     @property
     def namespace(self) -> str | None: ...
 
@@ -84,7 +87,7 @@ def describe_scope(exc: ExceptionIntent) -> str:
     return ",".join(parts)
 
 
-def scope_covers(exc: ExceptionIntent, subject: _Scoped) -> bool:
+def scope_covers(exc: ExceptionIntent, subject: Scoped) -> bool:
     s = exc.scope
     if s.cluster:
         return True
@@ -97,7 +100,7 @@ def scope_covers(exc: ExceptionIntent, subject: _Scoped) -> bool:
 
 
 def match_exception(
-    exceptions: Iterable[ExceptionIntent], control_id: str, subject: Subject, today: dt.date
+    exceptions: Iterable[ExceptionIntent], control_id: str, subject: Scoped, today: dt.date
 ) -> ActiveException | None:
     for exc in exceptions:
         if exc.control != control_id or is_expired(exc, today) or not scope_covers(exc, subject):

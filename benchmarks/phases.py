@@ -4,7 +4,7 @@
 
 Prints one JSON object: seconds spent importing, loading and compiling the catalog, reading the
 manifests, judging them (the evaluator and owner routing), and rendering the JSON report
-(``baseline.formats``: sorting, encoding and writing, chunk by chunk as the command writes it), with
+(``baseline.audit.formats``: sorting, encoding and writing, chunk by chunk as the command writes it), with
 the object and finding counts and the peak RSS. The audit command does exactly these steps (its
 collector settings and its default of one parsing process per CPU too); this says where its time goes.
 """
@@ -30,11 +30,11 @@ def phases(directory: str, jobs: int = 0) -> dict[str, Any]:
     t0 = time.perf_counter()
     from baseline import __version__
     from baseline.audit import audit
+    from baseline.audit.formats import AuditContext, render_chunks
+    from baseline.audit.sources import read_manifests
     from baseline.catalog import load_catalog
-    from baseline.cli import _AUDIT_GC_THRESHOLD
+    from baseline.cli.audit import _AUDIT_GC_THRESHOLD
     from baseline.evaluator import Evaluator
-    from baseline.formats import AuditContext, render_chunks
-    from baseline.sources import read_manifests
 
     t1 = time.perf_counter()
     gc.set_threshold(_AUDIT_GC_THRESHOLD, *gc.get_threshold()[1:])  # as the audit command sets it

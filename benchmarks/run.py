@@ -574,9 +574,9 @@ def phases_table(s: Suite) -> list[str]:
     names = [
         ("import", "imports"),
         ("catalog", "catalog loaded, every target compiled"),
-        ("read", "read manifests (`baseline.sources`)"),
+        ("read", "read manifests (`baseline.audit.sources`)"),
         ("judge", "judge and route (`baseline.evaluator`, `baseline.audit`)"),
-        ("render_json", "render the JSON report (`baseline.formats`: sort, encode)"),
+        ("render_json", "render the JSON report (`baseline.audit.formats`: sort, encode)"),
         ("write", "write it (to /dev/null, chunk by chunk)"),
     ]
     for key, label in names:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+import baseline.audit.sources as sources
 import baseline.evaluator as evaluator_module
-import baseline.sources as sources
 from baseline.catalog import load_catalog
 from baseline.evaluator import Evaluator, Finding, Subject
 from benchmarks.corpus import objects
@@ -157,10 +157,10 @@ ODD_YAML = [
 def _documents(text: str, tree: bool, monkeypatch: pytest.MonkeyPatch, max_nodes: int) -> tuple[str, Any]:
     with monkeypatch.context() as m:
         if not tree:
-            m.setattr(sources, "_tree_documents", lambda text, max_nodes: None)
+            m.setattr(sources.manifests, "_tree_documents", lambda text, max_nodes: None)
         try:
             # the document, its number and line; whether it is plain is the tree reader's to say
-            return "ok", repr([d[:3] for d in sources._yaml_documents(text, Path("f.yaml"), max_nodes)])
+            return "ok", repr([d[:3] for d in sources.manifests._yaml_documents(text, Path("f.yaml"), max_nodes)])
         except sources.SourceError as exc:
             return "refused", str(exc)
 
@@ -175,7 +175,8 @@ def test_the_tree_reader_reads_what_the_bounded_reader_reads(
         assert _documents(text, True, monkeypatch, max_nodes) == _documents(text, False, monkeypatch, max_nodes), text[
             :200
         ]
-    assert sources._tree_documents(texts[0], sources.DEFAULT_MAX_NODES) is not None  # the corpus takes the tree path
+    # the corpus takes the tree path
+    assert sources.manifests._tree_documents(texts[0], sources.DEFAULT_MAX_NODES) is not None
 
 
 PLAIN_OR_NOT = [
@@ -196,7 +197,7 @@ def test_a_plain_document_is_one_the_evaluator_need_not_walk(text: str, plain: b
     """What the tree reader calls plain is what the evaluator's own walks would find nothing in."""
     from baseline.cel import find_unknown_paths, unconvertible
 
-    [(_, doc, _, said)] = sources._tree_documents(text, sources.DEFAULT_MAX_NODES) or [(0, None, 0, None)]
+    [(_, doc, _, said)] = sources.manifests._tree_documents(text, sources.DEFAULT_MAX_NODES) or [(0, None, 0, None)]
     assert said is plain
     assert (not find_unknown_paths(doc) and unconvertible(doc) is None) is plain
 

@@ -44,11 +44,11 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
 from baseline import cli
+from baseline.audit.sources import SourceError, read_manifests, read_state
 from baseline.cel import find_unknown_paths
 from baseline.evaluator import Evaluator, Finding, Subject, intent_params
 from baseline.intent import Intent
 from baseline.loader import IntentError, intent_from_config, intent_from_mapping, load_intent
-from baseline.sources import SourceError, read_manifests, read_state
 from policy_packs.factory import PackSetup, build_policies, setup_from_stack_config, unwrap
 from tests.properties.strategies import (
     CATALOG,

@@ -24,9 +24,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from baseline.audit.sources import audit_cluster_role
 from baseline.intent import Intent, NamespaceScope
 from baseline.loader import intent_from_mapping
-from baseline.sources import audit_cluster_role
 from providers import aks, eks, gke
 from providers.incluster import incluster_manifests
 from tests.conftest import AKS_ISSUER, OIDC_ISSUER, RecordingMocks, _install

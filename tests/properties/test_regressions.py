@@ -16,12 +16,12 @@ from typing import Any
 import pulumi
 import pytest
 
-import baseline.sources as sources
+import baseline.audit.sources as sources
 from baseline import cli
+from baseline.audit.sources import SourceError, read_manifests, read_state
 from baseline.evaluator import Evaluator, Finding, Subject
 from baseline.intent import Intent
 from baseline.loader import IntentError, intent_from_config, intent_from_mapping, load_intent
-from baseline.sources import SourceError, read_manifests, read_state
 from providers import aks, eks, gke
 from tests.conftest import RecordingMocks, Registration
 from tests.properties.strategies import stack_intent_mapping
@@ -296,14 +296,14 @@ def test_reading_a_small_manifest_allocates_what_it_holds(tmp_path: Path) -> Non
     grown = tmp_path / "grown.yaml"
     grown.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n" + "#" * 5000)
     with grown.open("rb") as fh:  # a file that grew after stat: still read to the cap, no further
-        assert sources._read_capped(fh, 10, 1000) == grown.read_bytes()[:1001]
+        assert sources.manifests._read_capped(fh, 10, 1000) == grown.read_bytes()[:1001]
         fh.seek(0)
-        assert sources._read_capped(fh, 10, 1_000_000) == grown.read_bytes()
+        assert sources.manifests._read_capped(fh, 10, 1_000_000) == grown.read_bytes()
 
 
 def test_a_live_answer_nested_too_deep_is_a_source_error() -> None:
     with pytest.raises(SourceError, match="nested too deep"):
-        sources._json_object(b"[" * 100_000 + b"]" * 100_000, "/api/v1/pods")
+        sources.live._json_object(b"[" * 100_000 + b"]" * 100_000, "/api/v1/pods")
 
 
 # --------------------------------------------------------------------------- providers: one URN per resource

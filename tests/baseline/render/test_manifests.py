@@ -15,11 +15,11 @@ from packaging.version import Version
 
 from baseline.cli import main
 from baseline.loader import intent_from_config, read_stack_config
-from baseline.render import GENERATED_MARKER, RenderError, eks_irsa_annotations, render_files, write_files
+from baseline.render.manifests import GENERATED_MARKER, RenderError, eks_irsa_annotations, render_files, write_files
 from providers.incluster import incluster_manifests
 from tests.providers.crd_validation import CrdIndex, crds_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STACKS = ROOT / "stacks"
 TODAY = dt.date(2026, 11, 22)
 ENGINES = ("vap", "kyverno", "gatekeeper")

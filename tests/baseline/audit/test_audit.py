@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from baseline.audit import audit, exceptions_from_records, route_owner
+from baseline.audit.sources import Snapshot, read_manifests, read_state
 from baseline.cli import main
 from baseline.evaluator import Evaluator, Finding
-from baseline.sources import Snapshot, read_manifests, read_state
 from tests.conftest import load_stack_intent
 from tests.fixtures.kube_api import RecordedApi
 from tests.fixtures.state_export import CLEAN, DRIFTED, DRIFTED_NAMESPACE
@@ -259,9 +259,10 @@ def test_a_report_that_cannot_be_written_leaves_nothing_half_made(tmp_path: Path
 
 
 def test_cli_formats_are_the_renderers() -> None:
-    from baseline import cli, formats
+    from baseline import cli
+    from baseline.audit import formats
 
-    assert cli._AUDIT_FORMATS == formats.FORMATS
+    assert cli.audit._AUDIT_FORMATS == formats.FORMATS
 
 
 def test_cli_manifests_and_stdin_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

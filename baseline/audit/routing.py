@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from baseline.evaluator import Evaluator, Finding, Subject
 
 if TYPE_CHECKING:
+    from baseline.audit.sources import Snapshot
     from baseline.intent import ExceptionIntent, Intent
-    from baseline.sources import Snapshot
 
 __all__ = ["audit", "exceptions_from_records", "route_owner"]
 

@@ -27,9 +27,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from baseline.audit.formats import FORMATS, SECURITY_SEVERITY, AuditContext, render, sort_findings, summarize
 from baseline.catalog import SEVERITY_ORDER, load_catalog
 from baseline.evaluator import Evaluator, Finding, Subject
-from baseline.formats import FORMATS, SECURITY_SEVERITY, AuditContext, render, sort_findings, summarize
 from baseline.intent import ExceptionIntent
 from tests.providers.crd_validation import CrdIndex, crds_dir
 
@@ -712,7 +712,7 @@ def _scrubbed(value: Any) -> Any:
 def test_sorting_is_the_whole_key_and_json_is_every_finding_as_to_dict(findings: list[Finding]) -> None:
     """The cheap paths a million-finding report takes give exactly what the plain ones would: the
     order of ``sorted`` by the whole key, and each finding's ``to_dict`` (scrubbed), in that order."""
-    from baseline.formats import _finding_key
+    from baseline.audit.formats.common import _finding_key
 
     ordered = sort_findings(findings)
     assert ordered == sorted(findings, key=_finding_key)
@@ -724,11 +724,11 @@ def test_sorting_is_the_whole_key_and_json_is_every_finding_as_to_dict(findings:
 
 
 def test_json_comes_in_chunks_that_make_the_whole_report(monkeypatch: pytest.MonkeyPatch) -> None:
-    from baseline import formats
-    from baseline.formats import render_chunks
+    from baseline.audit import formats
+    from baseline.audit.formats import render_chunks
 
     many = FINDINGS * 7
-    monkeypatch.setattr(formats, "_JSON_CHUNK", 5)
+    monkeypatch.setattr(formats.jsonl, "_JSON_CHUNK", 5)
     chunks = list(render_chunks(many, "json", context=CONTEXT))
     assert len(chunks) == -(-len(many) // 5) + 1  # the head with the first chunk, the rest, the close
     doc = json.loads("".join(chunks))

@@ -9,7 +9,7 @@ from pathlib import Path
 from baseline.catalog import load_catalog
 from baseline.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -85,7 +85,7 @@ def test_pack_config_writes_each_policys_level_for_a_wave(tmp_path: Path) -> Non
 
 
 def test_docs_controls_md_is_generated_and_has_no_blank_cell() -> None:
-    from baseline.listing import CLOUDS, control_cloud_matrix, format_matrix_markdown
+    from baseline.render.listing import CLOUDS, control_cloud_matrix, format_matrix_markdown
 
     catalog = load_catalog()
     committed = (ROOT / "docs" / "controls.md").read_text(encoding="utf-8")

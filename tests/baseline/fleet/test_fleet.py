@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
+from baseline.audit.sources import Snapshot
 from baseline.catalog import load_catalog
 from baseline.cli import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, main
 from baseline.evaluator import Finding, Subject
@@ -45,10 +46,9 @@ from baseline.fleet import (
     summarize,
     version_key,
 )
-from baseline.sources import Snapshot
 from tests.providers.crd_validation import CrdIndex, crds_dir
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STATE = REPO / "tests" / "fixtures" / "state"
 CLEAN_EXPORT = STATE / "eks-prod.json.gz"
 DRIFTED_EXPORT = STATE / "eks-prod-drifted.json.gz"

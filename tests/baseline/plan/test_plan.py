@@ -29,7 +29,7 @@ from baseline.plan import (
     run_program,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "policy_packs" / "fixtures"
 FIXTURE_PROGRAM = FIXTURES / "program"
 FIXTURE_STACKS = FIXTURES / "stacks"
@@ -65,8 +65,8 @@ def no_pack(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_a: Any, **_k: Any) -> None:
         raise AssertionError("a policy pack was started")
 
-    monkeypatch.setattr(plan, "PackProcess", refuse)
-    monkeypatch.setattr(plan, "run_program", refuse)
+    monkeypatch.setattr(plan.run, "PackProcess", refuse)
+    monkeypatch.setattr(plan.run, "run_program", refuse)
 
 
 # --------------------------------------------------------------------------- engine-side encoding
@@ -277,7 +277,7 @@ def test_a_failing_program_exits_3_and_the_pack_is_stopped(tmp_path: Path, monke
         started.append(real(*a, **k))
         return started[-1]
 
-    monkeypatch.setattr(plan, "PackProcess", tracking)
+    monkeypatch.setattr(plan.run, "PackProcess", tracking)
     code, _, err = _plan("--stack", "boom", "--stacks-dir", str(stacks), "--program", str(tmp_path))
     assert code == 3 and "RuntimeError: boom" in err and "Traceback" not in err
     [pack] = started
