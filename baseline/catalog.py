@@ -44,11 +44,13 @@ __all__ = [
     "Control",
     "Example",
     "KindRef",
+    "PodSecurityVersions",
     "References",
     "Severity",
     "Target",
     "Variable",
     "load_catalog",
+    "pod_security_variables",
 ]
 
 CONTROLS_DIR = Path(__file__).parent / "controls"
@@ -168,6 +170,75 @@ class AdmissionSettings:
 
     max_action: Literal["deny", "warn"] = "deny"
     update_when_changed: tuple[str, ...] = ()
+class PodSecurityVersions:
+    """The library's Pod Security Standards table: which policy versions it models, and what changed when.
+
+    ``since``: a bool variable per entry, true from that minor on; ``lists``: a list variable per entry,
+    each value with the minor it joined. Versions are minors of Kubernetes 1.x.
+    """
+
+    oldest: int
+    newest: int
+    since: Mapping[str, int] = field(default_factory=dict)
+    lists: Mapping[str, tuple[tuple[int, tuple[str, ...]], ...]] = field(default_factory=dict)
+
+    def resolve(self, version: str, cluster_version: str | None = None) -> str:
+        """The policy version a pin means: ``latest`` is the cluster's own minor (else the newest);
+        a pin newer than the newest is the newest, as the upstream registry clamps it."""
+        if version == "latest":
+            minor = _minor(f"v{cluster_version}") if cluster_version else None
+            minor = self.newest if minor is None else minor
+        else:
+            parsed = _minor(version)
+            if parsed is None:
+                raise ValueError(f"{version!r} is not a Pod Security version such as 'v1.33' or 'latest'")
+            minor = parsed
+        return f"v1.{min(minor, self.newest)}"
+
+    def versions(self) -> list[str]:
+        """Every policy version the table models, oldest first."""
+        return [f"v1.{m}" for m in range(self.oldest, self.newest + 1)]
+
+    def allows(self, name: str, value: str, minor: int) -> bool:
+        """Whether list ``name`` holds ``value`` at ``minor`` (what the generated CEL says)."""
+        return any(since <= minor and value in values for since, values in self.lists[name])
+
+
+def _minor(version: str) -> int | None:
+    m = re.fullmatch(r"v1\.(\d+)", version)
+    return int(m.group(1)) if m else None
+
+
+def pod_security_variables(table: PodSecurityVersions) -> dict[str, str]:
+    """The CEL library variables made from the table, in dependency order.
+
+    ``podSecurityMinor`` reads ``params.podSecurityVersion`` (``v1.NN``); absent, ``latest`` or newer
+    than the newest, it is the newest. Every other variable reads only ``podSecurityMinor``.
+    """
+    version = "variables.params.podSecurityVersion"
+    pinned = f"int({version}.substring(3))"
+    out = {
+        "podSecurityMinor": (
+            f"has({version}) && {version}.matches('^v1[.][0-9]{{1,3}}$') && {pinned} < {table.newest}"
+            f" ? {pinned} : {table.newest}"
+        )
+    }
+    for name, since in table.since.items():
+        out[name] = f"variables.podSecurityMinor >= {since}"
+    for name, entries in table.lists.items():
+        parts = []
+        for since, values in entries:
+            literal = "[" + ", ".join(_cel_quote(v) for v in values) + "]"
+            gated = f"(variables.podSecurityMinor >= {since} ? {literal} : [])"
+            parts.append(literal if since <= table.oldest else gated)
+        out[name] = " + ".join(parts)
+    return out
+
+
+def _cel_quote(text: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]*", text):
+        raise CatalogError(f"podSecurityStandards: {text!r} is not a plain name")
+    return f"'{text}'"
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +303,7 @@ class Catalog:
     workload_kinds: tuple[str, ...]
     benchmarks: Mapping[str, str]
     baseline_version: str = "0.0.0"
+    pod_security: PodSecurityVersions | None = None
     _by_id: dict[str, Control] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -515,6 +587,15 @@ def _load_example(path: Path, expect: str) -> Example:
         raise CatalogError(f"{path}: an example is a mapping")
     if "apiVersion" in raw and "kind" in raw:
         return Example(path, expect, raw, None, {})  # type: ignore[arg-type]
+    if "object" in raw:  # a Kubernetes object judged with params of its own (a Pod Security version, say)
+        _check_keys(raw, {"object", "params", "description"}, str(path))
+        obj = _require(raw, "object", str(path), dict)
+        if not ("apiVersion" in obj and "kind" in obj):
+            raise CatalogError(f"{path}: 'object' is a Kubernetes object (apiVersion, kind)")
+        params = raw.get("params") or {}
+        if not isinstance(params, dict):
+            raise CatalogError(f"{path}: 'params' is a mapping")
+        return Example(path, expect, obj, None, params)  # type: ignore[arg-type]
     _check_keys(raw, {"type", "properties", "params", "description"}, str(path))
     return Example(
         path,
@@ -542,7 +623,18 @@ def _load_catalog_from(directory: Path) -> Catalog:
     lib = _load_yaml(lib_path)
     if not isinstance(lib, Mapping):
         raise CatalogError(f"{lib_path}: the library is a mapping")
-    _check_keys(lib, {"baselineVersion", "benchmarks", "kinds", "workloadKinds", "variables"}, str(lib_path))
+    _check_keys(
+        lib,
+        {"baselineVersion", "benchmarks", "kinds", "workloadKinds", "variables", "podSecurityStandards"},
+        str(lib_path),
+    )
+    pod_security = _pod_security_table(lib.get("podSecurityStandards"), f"{lib_path}: podSecurityStandards")
+    if pod_security is not None:
+        generated = pod_security_variables(pod_security)
+        clash = sorted(set(generated) & set(lib.get("variables") or {}))
+        if clash:
+            raise CatalogError(f"{lib_path}: variables {clash} are made from podSecurityStandards; rename them")
+        lib = {**lib, "variables": {**generated, **(lib.get("variables") or {})}}
     kinds = {
         name: KindRef(
             group=spec.get("group", ""),
@@ -571,7 +663,47 @@ def _load_catalog_from(directory: Path) -> Catalog:
         workload_kinds=workloads,
         benchmarks=dict(lib.get("benchmarks") or {}),
         baseline_version=str(_require(lib, "baselineVersion", str(lib_path))),
+        pod_security=pod_security,
     )
+
+
+def _pod_security_table(raw: Any, where: str) -> PodSecurityVersions | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise CatalogError(f"{where}: a mapping of oldest, newest, since and lists")
+    _check_keys(raw, {"oldest", "newest", "since", "lists"}, where)
+
+    def minor(value: Any, at: str) -> int:
+        parsed = _minor(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise CatalogError(f"{where}.{at}: {value!r} is not a quoted version such as \"v1.33\"")
+        return parsed
+
+    oldest, newest = minor(raw.get("oldest"), "oldest"), minor(raw.get("newest"), "newest")
+    if oldest > newest:
+        raise CatalogError(f"{where}: oldest v1.{oldest} is newer than newest v1.{newest}")
+    since: dict[str, int] = {}
+    for name, version in (raw.get("since") or {}).items():
+        since[str(name)] = minor(version, f"since.{name}")
+        if since[str(name)] > newest:
+            raise CatalogError(f"{where}.since.{name}: newer than newest v1.{newest}")
+    lists: dict[str, tuple[tuple[int, tuple[str, ...]], ...]] = {}
+    for name, entries in (raw.get("lists") or {}).items():
+        if not isinstance(entries, Mapping) or not entries:
+            raise CatalogError(f"{where}.lists.{name}: a mapping of version to the names it adds")
+        rows = []
+        for version, values in entries.items():
+            if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                raise CatalogError(f"{where}.lists.{name}.{version}: a list of strings")
+            for v in values:
+                _cel_quote(v)
+            rows.append((minor(version, f"lists.{name}.{version}"), tuple(values)))
+        lists[str(name)] = tuple(sorted(rows))
+    for name in (*since, *lists):
+        if not re.fullmatch(r"[a-z][A-Za-z0-9]*", name):
+            raise CatalogError(f"{where}: {name!r} is not a CEL variable name")
+    return PodSecurityVersions(oldest, newest, since, lists)
 
 
 _AREA_ORDER = {"CL": 0, "NS": 1, "RB": 2, "POD": 3, "ST": 4}

@@ -31,6 +31,7 @@ __all__ = [
     "CompiledCheck",
     "compile_batch",
     "compile_check",
+    "drop_nulls",
     "find_unknown_paths",
     "is_unknown",
     "new_activation",
@@ -607,6 +608,37 @@ def find_unknown_paths(obj: Any, limit: int = 256) -> tuple[Path, ...]:
     if len(found) >= limit or any(path and path[-1] == "<too deep>" for path in found):
         found.append(())
     return tuple(found)
+
+
+def drop_nulls(obj: Any, depth: int = 256) -> Any:
+    """The object as the API server keeps it: every map key whose value is null removed, at any depth.
+
+    The API server decodes a manifest into typed objects, where ``rules: null`` or
+    ``seccompProfile: null`` is the field left unset, so admission (and ``kubectl get``) never sees
+    the null. CEL does: ``has(x.f)`` is true for a null ``f`` and ``has(x.f.g)`` an error. Judged
+    after this, a manifest gets the verdict the cluster's own admission gives it. Null list items are
+    kept (they are no field). The object itself is returned when it holds no null (a C-speed
+    pre-scan: most do not); past ``depth`` levels the rest is left as it is.
+    """
+    try:
+        text = json.dumps(obj, default=_json_default, check_circular=False)
+    except (ValueError, TypeError, RecursionError):
+        text = "null"
+    if "null" not in text:
+        return obj
+    return _without_nulls(obj, depth)
+
+
+def _without_nulls(value: Any, depth: int) -> Any:
+    if depth <= 0:
+        return value
+    if type(value) is dict:
+        out = {k: _without_nulls(v, depth - 1) for k, v in value.items() if v is not None}
+        return value if len(out) == len(value) and all(out[k] is value[k] for k in out) else out
+    if type(value) is list:
+        items = [_without_nulls(v, depth - 1) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    return value
 
 
 #: What the runtime takes as a CEL value: these exact types (a subclass is refused), integers in 64 bits.

@@ -24,6 +24,7 @@ from baseline.cel import (
     CompiledCheck,
     compile_batch,
     compile_check,
+    drop_nulls,
     find_unknown_paths,
     is_unknown,
     new_activation,
@@ -50,6 +51,7 @@ __all__ = [
     "Status",
     "Subject",
     "intent_params",
+    "pod_security_version",
 ]
 
 Status = Literal["pass", "fail", "unknown", "excepted"]
@@ -83,8 +85,12 @@ class Subject:
 
     def __post_init__(self) -> None:
         kk = _kube_kind(self.props, self.type)
+        if kk is not None:  # a Kubernetes object is judged as the API server keeps it: nulls are unset
+            object.__setattr__(self, "props", drop_nulls(self.props))
         md = self.metadata
         raw_name = md.get("name")
+        if not isinstance(raw_name, str) and isinstance(md.get("generateName"), str) and kk is not None:
+            raw_name = md["generateName"]  # named by the API server on create: the prefix is its name here
         object_name = raw_name if isinstance(raw_name, str) else self.name
         if kk == ("", "Namespace"):
             namespace = raw_name if isinstance(raw_name, str) else None
@@ -256,7 +262,7 @@ def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, A
         "minimumBaselineVersion": catalog_minimum(catalog),
         "clusterAdmins": sorted(set(admins_cloud)),
         "clusterAdminSubjects": sorted(set(admin_subjects)),
-        "podSecurityVersion": intent.pod_security.version,
+        "podSecurityVersion": pod_security_version(intent, catalog),
         "allowedRegistries": list(intent.registries.allowed),
         "metadataCidr": intent.network.metadata_cidr,
         "eksSupportType": intent.hardening.upgrades.eks_support_type,
@@ -265,6 +271,17 @@ def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, A
         "apiWorkloads": sorted(f"{w.namespace}/{w.service_account}" for w in intent.workload_identities if w.needs_api),
         "systemNamespaces": list(intent.system_namespaces),
     }
+
+
+def pod_security_version(intent: Intent, catalog: Catalog | None = None) -> str:
+    """The policy version POD-01..POD-09 judge at: the intent's pin, ``latest`` resolved to the
+    cluster's own Kubernetes minor (else the newest the catalog models), a pin newer than the newest
+    clamped to it, as the upstream PodSecurity registry does."""
+    table = (catalog or load_catalog()).pod_security
+    version = intent.pod_security.version
+    if table is None:
+        return version
+    return table.resolve(version, intent.cluster.kubernetes_version)
 
 
 def catalog_minimum(catalog: Catalog) -> str:

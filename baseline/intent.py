@@ -17,7 +17,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from baseline.system_namespaces import merged_system_namespaces
@@ -424,6 +424,21 @@ class NamespaceIntent(_Model):
 class PodSecurityDefaults(_Model):
     level: PodSecurityLevel = "restricted"
     version: Annotated[str, Field(pattern=r"^(latest|v1\.\d{2})$")] = "v1.33"
+
+    @field_validator("version")
+    @classmethod
+    def _modelled_version(cls, value: str) -> str:
+        """A pin older than the oldest policy version the catalog models is refused (newer ones are
+        judged as the newest, as the upstream registry clamps them)."""
+        from baseline.catalog import load_catalog  # the shipped table; the catalog never imports the intent
+
+        table = load_catalog().pod_security
+        if table is not None and value != "latest" and int(value.removeprefix("v1.")) < table.oldest:
+            raise ValueError(
+                f"{value!r} is older than v1.{table.oldest}, the oldest Pod Security version the catalog "
+                f"models (v1.{table.oldest} to v1.{table.newest}, or 'latest')"
+            )
+        return value
 
 
 class NetworkIntent(_Model):

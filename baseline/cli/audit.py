@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from baseline import __version__
@@ -13,7 +11,16 @@ from baseline import __version__
 if TYPE_CHECKING:
     pass
 
-from baseline.cli.common import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Command, add_stack_option, stack_intent
+from baseline.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_BLOCKED,
+    EXIT_OK,
+    Command,
+    add_stack_option,
+    stack_intent,
+    write_chunks,
+    write_report,
+)
 from baseline.cli.history import add_record_options, record_options_error
 
 __all__ = ["COMMAND", "configure", "run"]
@@ -23,7 +30,9 @@ __all__ = ["COMMAND", "configure", "run"]
 # ``audit`` judges what is there, not what a program would make: manifests, a state export's refreshed
 # outputs, or a live cluster (``baseline.audit.sources``), with the one evaluator (``baseline.audit``), and
 # writes the findings in the format a person or a tool reads (``baseline.audit.formats``). Exit codes: 0 no
-# failure at or above --fail-on, 1 such failures (excepted ones do not count), 2 bad input.
+# failure at or above --fail-on, 1 such failures (excepted ones do not count), 2 bad input: an input that
+# could not be read, or nothing judged at all (an empty folder, a mistyped path, YAML that holds no
+# Kubernetes object), so a CI job pointed at the wrong place never goes green; the report is still written.
 
 #: ``baseline.audit.formats.FORMATS``, restated so building the parser imports no renderer (a test keeps them equal).
 _AUDIT_FORMATS = ("table", "json", "sarif", "junit", "policyreport")
@@ -54,6 +63,12 @@ def _audit_day(text: str) -> Any:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="manifest files or directories to audit (the same as --manifests PATH...)",
+    )
     p.add_argument(
         "--manifests",
         nargs="+",
@@ -123,17 +138,6 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             gc.unfreeze()
 
 
-def _write_chunks(fh: TextIO, chunks: Iterable[str]) -> None:
-    """A report, piece by piece (a large JSON report is never one string), ending with a newline."""
-    last = ""
-    for chunk in chunks:
-        if chunk:
-            fh.write(chunk)
-            last = chunk
-    if not last.endswith("\n"):
-        fh.write("\n")
-
-
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import datetime as dt
     import gc
@@ -154,8 +158,9 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from baseline.loader import IntentError
 
     live = args.context is not None or args.kubeconfig is not None
+    args.manifests = [*getattr(args, "paths", []), *args.manifests]
     if not (args.manifests or args.state or live):
-        print("error: nothing to audit: give --manifests PATH..., --state FILE|- and/or --context NAME", file=err)
+        print("error: nothing to audit: give PATH..., --state FILE|- and/or --context NAME", file=err)
         return EXIT_BAD_INPUT
     problem = record_options_error(args)
     if problem:
@@ -224,23 +229,25 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         show_passes=args.show_passes,
     )
     if args.output:
-        # written beside it, then moved into place: a reader never sees half a report
-        partial = f"{args.output}.partial"
-        try:
-            with open(partial, "w", encoding="utf-8") as fh:
-                _write_chunks(fh, chunks)
-            os.replace(partial, args.output)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(partial)
-            print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=err)
+        problem = write_report(args.output, chunks)
+        if problem is not None:
+            print(f"error: {problem}", file=err)
             return EXIT_BAD_INPUT
     else:
-        _write_chunks(out, chunks)
+        write_chunks(out, chunks)
     for note in notes:
         print(f"note: {note}", file=err)
     for problem in problems:
         print(f"warning: {problem}", file=err)
+    judged = sum(len(s.subjects) for s in snapshots)
+    if not findings:
+        why = (
+            "no Kubernetes objects or cloud resources were read"
+            if not judged
+            else f"none of the {judged} objects read is of a kind any control judges"
+        )
+        print(f"error: nothing was judged: {why} (from {', '.join(s.source for s in snapshots)})", file=err)
+        return EXIT_BAD_INPUT
     if args.record:
         from baseline.cli.history import record_run
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -18,6 +18,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "Command",
+    "write_chunks",
+    "write_report",
 ]
 
 EXIT_OK = 0
@@ -57,3 +59,63 @@ def stack_intent(args: argparse.Namespace) -> Intent | None:
         base_dir=stacks_dir,
         source=f"stack {args.stack}",
     )
+
+
+# --------------------------------------------------------------------------- --output
+
+
+def write_report(path: str, chunks: Iterable[str]) -> str | None:
+    """Write a report to ``path``; the reason it could not be written, or None.
+
+    A regular file (or a new one) is replaced atomically: the report is written to a temporary file
+    beside it and renamed over it, so a reader never sees half a report, and the old file keeps its
+    permission bits. Anything else is written through and stays what it was: a character device
+    (``/dev/null``, ``/dev/stdout``), a FIFO, a socket; a symlink is followed, and its target is
+    written as above (the link stays a link). Renaming over ``/dev/null`` as root would replace the
+    machine's null device with a file.
+    """
+    import contextlib
+    import os
+    import stat
+    import tempfile
+
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        return f"cannot write {path}: {exc.strerror or exc}"
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(target, "w", encoding="utf-8") as fh:
+                write_chunks(fh, chunks)
+        except OSError as exc:
+            return f"cannot write {path}: {exc.strerror or exc}"
+        return None
+    directory = os.path.dirname(os.path.abspath(target))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".partial", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write_chunks(fh, chunks)
+        if st is not None:
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return f"cannot write {path}: {exc.strerror or exc}"
+    return None
+
+
+def write_chunks(fh: TextIO, chunks: Iterable[str]) -> None:
+    """A report, piece by piece (a large JSON report is never one string), ending with a newline."""
+    last = ""
+    for chunk in chunks:
+        if chunk:
+            fh.write(chunk)
+            last = chunk
+    if not last.endswith("\n"):
+        fh.write("\n")

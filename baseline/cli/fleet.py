@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     pass
 
-from baseline.cli.common import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Command
+from baseline.cli.common import EXIT_BAD_INPUT, EXIT_BLOCKED, EXIT_OK, Command, write_report
 from baseline.cli.history import add_record_options, record_options_error
 
 __all__ = ["COMMAND", "configure", "run"]
@@ -311,11 +311,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     }
     text = renderers[args.format]()
     if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        except OSError as exc:
-            print(f"error: cannot write {args.output}: {exc.strerror or exc}", file=err)
+        problem = write_report(args.output, [text])
+        if problem is not None:
+            print(f"error: {problem}", file=err)
             return EXIT_BAD_INPUT
     else:
         out.write(text)

@@ -2,12 +2,21 @@
 
 The ORACLE below is a transcription, in Python and independent of the controls' CEL, of the
 upstream checks in ``k8s.io/pod-security-admission/policy`` (kubernetes/kubernetes,
-``staging/src/k8s.io/pod-security-admission/policy/check_*.go``) at the latest policy version,
-v1.37. It is a test oracle, not production code: Go's nil pointers are absent keys, a missing
-string field is "", a missing number is 0. Each upstream check is mapped to exactly one control
-(``hostNamespaces`` is split by field: hostPID/hostIPC to POD-02, hostNetwork to POD-03). A level is
-the baseline checks, plus at restricted the restricted checks, minus the checks a restricted
-check overrides (upstream ``OverrideCheckIDs``); at privileged nothing is checked.
+``staging/src/k8s.io/pod-security-admission/policy/check_*.go``) at every policy version from
+v1.25 to v1.37 (each check's ``VersionedCheck`` entries and ``MinimumVersion``s, transcribed here
+by hand: the controls read the version table in ``_library.yaml``, never these constants).
+``latest`` is the registry's newest policy version, v1.37. It is a test oracle, not production
+code: Go's nil pointers are absent keys, a missing string field is "", a missing number is 0.
+Each upstream check is mapped to exactly one control (``hostNamespaces`` is split by field:
+hostPID/hostIPC to POD-02, hostNetwork to POD-03). A level is the baseline checks, plus at
+restricted the restricted checks, minus the checks a restricted check overrides (upstream
+``OverrideCheckIDs``); at privileged nothing is checked. A check is there at a version when one of
+its ``VersionedCheck``s starts at or below it.
+
+The differential test (below) judges a generated corpus (every field the standards read, alone,
+in interacting pairs and in seeded combinations: about 1,000 pods) at baseline and restricted at
+every version v1.25..v1.37 and ``latest``; moving one boundary of the version table by a minor
+makes it fail (``test_a_planted_version_boundary_is_caught``).
 
 The property test generates pods and pod templates of every workload kind (300 examples,
 derandomized, about two seconds): most start hardened and deviate in a few fields, spread over the
@@ -36,28 +45,46 @@ POD_CONTROLS = tuple(f"POD-0{i}" for i in range(1, 10))
 Obj = Mapping[str, Any]
 
 # --------------------------------------------------------------------------------------------
-# ORACLE: upstream pod-security-admission, policy version v1.37
+# ORACLE: upstream pod-security-admission, policy versions v1.25 .. v1.37
 # --------------------------------------------------------------------------------------------
+
+#: the newest policy version upstream registers (registry.go maxVersion): what ``latest`` means
+NEWEST = 37
 
 # check_capabilities_baseline.go: capabilities_allowed_1_0
 BASELINE_CAPABILITIES = frozenset(
     {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE",
      "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
 )
-# check_sysctls.go: sysctlsAllowedV1Dot37 (1.0 set + 1.27 + 1.29 + 1.32 + 1.37 additions)
-SAFE_SYSCTLS = frozenset(
-    {
-        "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.ip_local_reserved_ports",
-        "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-        "net.ipv4.tcp_keepalive_probes",
-        "net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem",
-        "net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat",
-    }
+# check_sysctls.go: sysctls_allowed_1_0, then the sets of the 1.27, 1.29, 1.32 and 1.37 versions
+SYSCTLS_1_0 = frozenset(
+    {"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+     "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"}
 )
-# check_seLinuxOptions.go: selinuxAllowedTypes1_31
-SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+SYSCTLS_1_27 = SYSCTLS_1_0 | {"net.ipv4.ip_local_reserved_ports"}
+SYSCTLS_1_29 = SYSCTLS_1_27 | {"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+                               "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"}
+SYSCTLS_1_32 = SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
+SYSCTLS_1_37 = SYSCTLS_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"}
+SAFE_SYSCTLS = SYSCTLS_1_37  # the newest set: what the generators draw from
+
+
+def safe_sysctls(version: int) -> frozenset[str]:
+    """CheckSysctls' VersionedChecks: the set of the newest MinimumVersion at or below ``version``."""
+    for since, allowed in ((37, SYSCTLS_1_37), (32, SYSCTLS_1_32), (29, SYSCTLS_1_29), (27, SYSCTLS_1_27)):
+        if version >= since:
+            return allowed
+    return SYSCTLS_1_0
+
+
+# check_seLinuxOptions.go: selinuxAllowedTypes1_0, selinuxAllowedTypes1_31
+SELINUX_TYPES_1_0 = frozenset({"", "container_t", "container_init_t", "container_kvm_t"})
+SELINUX_TYPES_1_31 = SELINUX_TYPES_1_0 | {"container_engine_t"}
+SELINUX_TYPES = SELINUX_TYPES_1_31
+
+
+def selinux_types(version: int) -> frozenset[str]:
+    return SELINUX_TYPES_1_31 if version >= 31 else SELINUX_TYPES_1_0
 # check_restrictedVolumes.go: the switch's allowed cases
 RESTRICTED_VOLUME_SOURCES = (
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim",
@@ -79,36 +106,38 @@ def _windows(spec: Obj) -> bool:
     return spec.get("os") is not None and spec["os"].get("name") == "windows"
 
 
-def _user_namespace(spec: Obj) -> bool:
-    """helpers.go relaxPolicyForUserNamespacePod (1.35+: no feature gate)."""
-    return spec.get("hostUsers") is not None and spec["hostUsers"] is False
+def _user_namespace(spec: Obj, version: int) -> bool:
+    """helpers.go relaxPolicyForUserNamespacePod, used by the 1.35 versions of runAsNonRoot,
+    runAsUser and procMount (baseline). Before 1.35 it sat behind the alpha
+    UserNamespacesPodSecurityStandards gate, off by default: no relaxation."""
+    return version >= 35 and spec.get("hostUsers") is not None and spec["hostUsers"] is False
 
 
 def _valid_seccomp(profile: Obj) -> bool:
     return profile.get("type", "") in ("RuntimeDefault", "Localhost")
 
 
-def check_privileged(meta: Obj, spec: Obj) -> bool:
+def check_privileged(meta: Obj, spec: Obj, v: int) -> bool:
     return not any((sc := _sc(c)) is not None and sc.get("privileged") is True for c in _visit(spec))
 
 
-def check_host_pid_ipc(meta: Obj, spec: Obj) -> bool:
+def check_host_pid_ipc(meta: Obj, spec: Obj, v: int) -> bool:
     return spec.get("hostPID") is not True and spec.get("hostIPC") is not True
 
 
-def check_host_network(meta: Obj, spec: Obj) -> bool:
+def check_host_network(meta: Obj, spec: Obj, v: int) -> bool:
     return spec.get("hostNetwork") is not True
 
 
-def check_host_ports(meta: Obj, spec: Obj) -> bool:
+def check_host_ports(meta: Obj, spec: Obj, v: int) -> bool:
     return all(p.get("hostPort", 0) == 0 for c in _visit(spec) for p in c.get("ports", []))
 
 
-def check_host_path_volumes(meta: Obj, spec: Obj) -> bool:
+def check_host_path_volumes(meta: Obj, spec: Obj, v: int) -> bool:
     return all(v.get("hostPath") is None for v in spec.get("volumes", []))
 
 
-def check_capabilities_baseline(meta: Obj, spec: Obj) -> bool:
+def check_capabilities_baseline(meta: Obj, spec: Obj, v: int) -> bool:
     for c in _visit(spec):
         sc = _sc(c)
         caps = sc.get("capabilities") if sc is not None else None
@@ -117,7 +146,7 @@ def check_capabilities_baseline(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_seccomp_baseline(meta: Obj, spec: Obj) -> bool:
+def check_seccomp_baseline(meta: Obj, spec: Obj, v: int) -> bool:
     """seccompProfileBaseline_1_19: anything explicitly set must be RuntimeDefault or Localhost."""
     psc = _sc(spec)
     if psc is not None and psc.get("seccompProfile") is not None and not _valid_seccomp(psc["seccompProfile"]):
@@ -129,11 +158,11 @@ def check_seccomp_baseline(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_sysctls(meta: Obj, spec: Obj) -> bool:
+def check_sysctls(meta: Obj, spec: Obj, v: int) -> bool:
     psc = _sc(spec)
     if psc is None:
         return True
-    return all(s.get("name", "") in SAFE_SYSCTLS for s in psc.get("sysctls", []))
+    return all(s.get("name", "") in safe_sysctls(v) for s in psc.get("sysctls", []))
 
 
 def _proc_mount_1_0(spec: Obj) -> bool:
@@ -144,16 +173,16 @@ def _proc_mount_1_0(spec: Obj) -> bool:
     return True
 
 
-def check_proc_mount_baseline(meta: Obj, spec: Obj) -> bool:
-    """procMount1_35baseline: any value in a user-namespace pod."""
-    return True if _user_namespace(spec) else _proc_mount_1_0(spec)
+def check_proc_mount_baseline(meta: Obj, spec: Obj, v: int) -> bool:
+    """procMount_1_0; from 1.35 procMount1_35baseline: any value in a user-namespace pod."""
+    return True if _user_namespace(spec, v) else _proc_mount_1_0(spec)
 
 
-def check_proc_mount_restricted(meta: Obj, spec: Obj) -> bool:
+def check_proc_mount_restricted(meta: Obj, spec: Obj, v: int) -> bool:
     return _proc_mount_1_0(spec)
 
 
-def check_windows_host_process(meta: Obj, spec: Obj) -> bool:
+def check_windows_host_process(meta: Obj, spec: Obj, v: int) -> bool:
     def host_process(sc: Obj | None) -> bool:
         options = sc.get("windowsOptions") if sc is not None else None
         return options is not None and options.get("hostProcess") is True
@@ -161,7 +190,7 @@ def check_windows_host_process(meta: Obj, spec: Obj) -> bool:
     return not host_process(_sc(spec)) and not any(host_process(_sc(c)) for c in _visit(spec))
 
 
-def check_app_armor(meta: Obj, spec: Obj) -> bool:
+def check_app_armor(meta: Obj, spec: Obj, v: int) -> bool:
     def bad_field(sc: Obj | None) -> bool:
         return (
             sc is not None
@@ -179,17 +208,17 @@ def check_app_armor(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_selinux(meta: Obj, spec: Obj) -> bool:
+def check_selinux(meta: Obj, spec: Obj, v: int) -> bool:
     def valid(sc: Obj | None) -> bool:
         if sc is None or sc.get("seLinuxOptions") is None:
             return True
         opts = sc["seLinuxOptions"]
-        return opts.get("type", "") in SELINUX_TYPES and opts.get("user", "") == "" and opts.get("role", "") == ""
+        return opts.get("type", "") in selinux_types(v) and opts.get("user", "") == "" and opts.get("role", "") == ""
 
     return valid(_sc(spec)) and all(valid(_sc(c)) for c in _visit(spec))
 
 
-def check_host_probes_and_lifecycle(meta: Obj, spec: Obj) -> bool:
+def check_host_probes_and_lifecycle(meta: Obj, spec: Obj, v: int) -> bool:
     def handler_ok(handler: Obj | None) -> bool:
         if handler is None:
             return True
@@ -207,11 +236,11 @@ def check_host_probes_and_lifecycle(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_restricted_volumes(meta: Obj, spec: Obj) -> bool:
+def check_restricted_volumes(meta: Obj, spec: Obj, v: int) -> bool:
     return all(any(v.get(src) is not None for src in RESTRICTED_VOLUME_SOURCES) for v in spec.get("volumes", []))
 
 
-def check_allow_privilege_escalation(meta: Obj, spec: Obj) -> bool:
+def check_allow_privilege_escalation(meta: Obj, spec: Obj, v: int) -> bool:
     """allowPrivilegeEscalation_1_25: Windows pods exempt; otherwise explicitly false everywhere."""
     if _windows(spec):
         return True
@@ -222,9 +251,10 @@ def check_allow_privilege_escalation(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_run_as_non_root(meta: Obj, spec: Obj) -> bool:
-    """runAsNonRoot 1.35: pod or every container true, nobody explicitly false; user-namespace pods exempt."""
-    if _user_namespace(spec):
+def check_run_as_non_root(meta: Obj, spec: Obj, v: int) -> bool:
+    """runAsNonRoot 1.0: pod or every container true, nobody explicitly false; from 1.35 user-namespace
+    pods are exempt."""
+    if _user_namespace(spec, v):
         return True
     pod_non_root = False
     psc = _sc(spec)
@@ -242,9 +272,9 @@ def check_run_as_non_root(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_run_as_user(meta: Obj, spec: Obj) -> bool:
-    """runAsUser 1.35: never 0; user-namespace pods exempt."""
-    if _user_namespace(spec):
+def check_run_as_user(meta: Obj, spec: Obj, v: int) -> bool:
+    """runAsUser 1.23: never 0; from 1.35 user-namespace pods are exempt."""
+    if _user_namespace(spec, v):
         return True
     psc = _sc(spec)
     if psc is not None and psc.get("runAsUser") is not None and psc["runAsUser"] == 0:
@@ -254,7 +284,7 @@ def check_run_as_user(meta: Obj, spec: Obj) -> bool:
     )
 
 
-def check_seccomp_restricted(meta: Obj, spec: Obj) -> bool:
+def check_seccomp_restricted(meta: Obj, spec: Obj, v: int) -> bool:
     """seccompProfileRestricted_1_25: Windows exempt; a container's own profile overrides the pod's."""
     if _windows(spec):
         return True
@@ -274,7 +304,7 @@ def check_seccomp_restricted(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-def check_capabilities_restricted(meta: Obj, spec: Obj) -> bool:
+def check_capabilities_restricted(meta: Obj, spec: Obj, v: int) -> bool:
     """capabilitiesRestricted_1_25: Windows exempt; drop ALL, add only NET_BIND_SERVICE."""
     if _windows(spec):
         return True
@@ -290,7 +320,7 @@ def check_capabilities_restricted(meta: Obj, spec: Obj) -> bool:
     return True
 
 
-Check = Callable[[Obj, Obj], bool]
+Check = Callable[[Obj, Obj, int], bool]
 
 # upstream check id -> (function, control). hostNamespaces is split by field across two controls.
 BASELINE_CHECKS: dict[str, tuple[Check, str]] = {
@@ -308,6 +338,8 @@ BASELINE_CHECKS: dict[str, tuple[Check, str]] = {
     "seLinuxOptions": (check_selinux, "POD-09"),
     "hostProbesAndHostLifecycle": (check_host_probes_and_lifecycle, "POD-09"),
 }
+#: checks registered only from a policy version on (their first MinimumVersion, when above 1.25)
+REGISTERED_FROM: dict[str, int] = {"hostProbesAndHostLifecycle": 34, "procMount_restricted": 35}
 # restricted check id -> (function, control, baseline checks it overrides)
 RESTRICTED_CHECKS: dict[str, tuple[Check, str, tuple[str, ...]]] = {
     "allowPrivilegeEscalation": (check_allow_privilege_escalation, "POD-04", ()),
@@ -320,12 +352,16 @@ RESTRICTED_CHECKS: dict[str, tuple[Check, str, tuple[str, ...]]] = {
 }
 
 
-def level_checks(level: str) -> dict[str, tuple[Check, str]]:
+def level_checks(level: str, version: int = NEWEST) -> dict[str, tuple[Check, str]]:
+    """The checks in force at a level and policy version (registry.go: a check with no version at
+    or below the policy version is not there; a restricted check replaces the ones it overrides)."""
     if level == "privileged":
         return {}
-    checks = dict(BASELINE_CHECKS)
+    checks = {k: c for k, c in BASELINE_CHECKS.items() if version >= REGISTERED_FROM.get(k, 0)}
     if level == "restricted":
         for check_id, (fn, control, overrides) in RESTRICTED_CHECKS.items():
+            if version < REGISTERED_FROM.get(check_id, 0):
+                continue
             for overridden in overrides:
                 checks.pop(overridden)
             checks[check_id] = (fn, control)
@@ -341,21 +377,30 @@ def pod_template(obj: Obj) -> tuple[Obj, Obj]:
     return template.get("metadata", {}), template["spec"]
 
 
-def oracle(obj: Obj, level: str) -> dict[str, list[str]]:
-    """Control id -> the upstream checks of that control that forbid the pod at this level."""
+def policy_minor(version: str) -> int:
+    """``v1.NN`` -> NN; ``latest`` (and anything newer than the newest) -> the newest."""
+    return NEWEST if version == "latest" else min(int(version.removeprefix("v1.")), NEWEST)
+
+
+def oracle(obj: Obj, level: str, version: str = "latest") -> dict[str, list[str]]:
+    """Control id -> the upstream checks of that control that forbid the pod at this level and version."""
     meta, spec = pod_template(obj)
+    v = policy_minor(version)
     failing: dict[str, list[str]] = {cid: [] for cid in POD_CONTROLS}
-    for check_id, (fn, control) in level_checks(level).items():
-        if not fn(meta, spec):
+    for check_id, (fn, control) in level_checks(level, v).items():
+        if not fn(meta, spec, v):
             failing[control].append(check_id)
     return failing
 
 
 def test_oracle_maps_every_upstream_check_to_exactly_one_control() -> None:
-    for level in ("baseline", "restricted"):
-        controls = {control for _, control in level_checks(level).values()}
-        assert controls == set(POD_CONTROLS) - ({"POD-04", "POD-05"} if level == "baseline" else set())
-    assert level_checks("privileged") == {}
+    for version in range(25, NEWEST + 1):
+        for level in ("baseline", "restricted"):
+            controls = {control for _, control in level_checks(level, version).values()}
+            assert controls == set(POD_CONTROLS) - ({"POD-04", "POD-05"} if level == "baseline" else set())
+        assert level_checks("privileged", version) == {}
+    assert "hostProbesAndHostLifecycle" not in level_checks("baseline", 33)
+    assert "procMount" in level_checks("restricted", 34) and "procMount" not in level_checks("restricted", 35)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,18 +446,34 @@ def in_namespace(obj: Obj, namespace: str | None) -> dict[str, Any]:
     return {**obj, "metadata": metadata}
 
 
-def at_level(obj: Obj, level: str) -> dict[str, str]:
-    return verdicts(in_namespace(obj, LEVEL_NAMESPACE[level]))
+def at_level(obj: Obj, level: str, version: str | None = None, catalog: Catalog | None = None) -> dict[str, str]:
+    """The POD controls' verdicts in a namespace of the level; ``version``: params.podSecurityVersion
+    (None: not given, which is the newest)."""
+    params = PARAMS if version is None else {**PARAMS, "podSecurityVersion": version}
+    evaluator = evaluator_for(params) if catalog is None else Evaluator(catalog, params=params)
+    return verdicts(in_namespace(obj, LEVEL_NAMESPACE[level]), evaluator)
 
 
-def assert_agrees(obj: Obj) -> None:
-    for level in ("privileged", "baseline", "restricted"):
-        got = at_level(obj, level)
-        want = oracle(obj, level)
-        allowed = not any(want.values())
-        assert all(v == "pass" for v in got.values()) == allowed, (level, got, want)
-        for cid in POD_CONTROLS:
-            assert (got[cid] == "fail") == bool(want[cid]), (level, cid, got[cid], want[cid])
+def disagreements(obj: Obj, version: str = "latest", levels: tuple[str, ...] = ("privileged", "baseline", "restricted"),
+                  evaluators: Mapping[str, Evaluator] | None = None) -> list[tuple[Any, ...]]:
+    """Where the controls and the oracle differ for the object at the version: the whole verdict
+    (every control passes iff the pod is allowed) and each control (fails iff one of its checks does)."""
+    out: list[tuple[Any, ...]] = []
+    for level in levels:
+        if evaluators is not None:
+            got = verdicts(in_namespace(obj, LEVEL_NAMESPACE[level]), evaluators[version])
+        else:
+            got = at_level(obj, level, None if version == "latest" else version)
+        want = oracle(obj, level, version)
+        if all(v == "pass" for v in got.values()) != (not any(want.values())):
+            out.append((version, level, "allowed", got, want))
+        out.extend((version, level, cid, got[cid], want[cid]) for cid in POD_CONTROLS
+                   if (got[cid] == "fail") != bool(want[cid]))
+    return out
+
+
+def assert_agrees(obj: Obj, version: str = "latest") -> None:
+    assert not disagreements(obj, version)
 
 
 # --------------------------------------------------------------------------------------------
@@ -764,11 +825,15 @@ _STATS: dict[str, int] = {"examples": 0}
 _OUTCOMES: dict[str, set[bool]] = {"baseline": set(), "restricted": set()}
 
 
+#: the policy versions the tests judge at: every version the catalog models, and latest
+VERSIONS = (*(f"v1.{m}" for m in range(25, NEWEST + 1)), "latest")
+
+
 @PROFILE
-@given(workloads())
-def test_controls_agree_with_pod_security_admission(obj: dict[str, Any]) -> None:
+@given(workloads(), st.sampled_from(VERSIONS))
+def test_controls_agree_with_pod_security_admission(obj: dict[str, Any], version: str) -> None:
     _STATS["examples"] += 1
-    assert_agrees(obj)
+    assert_agrees(obj, version)
     for level in _OUTCOMES:
         _OUTCOMES[level].add(not any(oracle(obj, level).values()))
 
@@ -1050,7 +1115,7 @@ def test_examples_agree_with_the_oracle(control: Control, example: Example) -> N
     assert got[control.id] == example.expect, (example.path, got)
     ns = obj["metadata"].get("namespace")
     level = params["namespaceLevels"].get(ns, params["defaultPodSecurityLevel"])
-    want = oracle(obj, level)
+    want = oracle(obj, level, params.get("podSecurityVersion", "latest"))
     assert bool(want[control.id]) == (example.expect == "fail"), (example.path, level, want)
 
 
@@ -1076,3 +1141,297 @@ def test_expressions_stay_portable_to_kubernetes_cel(control_id: str) -> None:
                 assert construct not in text, (control_id, construct)
         names = {v.name for v in target.variables}
         assert "podSecurityLevel" in names and "podSpec" in names
+
+
+# --------------------------------------------------------------------------------------------
+# The differential test: a generated corpus at every policy version, against the oracle
+# --------------------------------------------------------------------------------------------
+
+Mutation = tuple[str, Callable[[dict[str, Any], dict[str, Any]], None]]
+
+
+def _set(*path: str, value: Any) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    """Set ``value`` at ``path`` (from the pod spec; ``@meta`` first: the pod metadata; ``@c0``,
+    ``@init``, ``@eph``: a container); ``ABSENT`` removes the key."""
+
+    def apply(meta: dict[str, Any], spec: dict[str, Any]) -> None:
+        node: dict[str, Any]
+        head, *rest = path
+        if head == "@meta":
+            node = meta
+        elif head in ("@c0", "@init", "@eph"):
+            key = {"@c0": "containers", "@init": "initContainers", "@eph": "ephemeralContainers"}[head]
+            if key not in spec:
+                spec[key] = [container("init" if head == "@init" else "debug", **RESTRICTED_SC)]
+                if head == "@eph":
+                    spec[key][0]["targetContainerName"] = "app"
+            node = spec[key][0]
+        else:
+            node, rest = spec, list(path)
+        for key in rest[:-1]:
+            node = node.setdefault(key, {})
+        if value is ABSENT:
+            node.pop(rest[-1], None)
+        else:
+            node[rest[-1]] = json.loads(json.dumps(value))
+
+    return apply
+
+
+def _handler_host(handler: str, kind: str, host: str) -> Any:
+    body = {kind: {"port": 8080, "host": host}}
+    return ("lifecycle", {handler: body}) if handler in ("postStart", "preStop") else (handler, body)
+
+
+def corpus_mutations() -> list[Mutation]:
+    """Every field the standards read, each set to values that matter (and some that do not)."""
+    out: list[Mutation] = []
+    for field in ("hostPID", "hostIPC", "hostNetwork"):
+        out.append((f"{field}=true", _set(field, value=True)))
+    out += [("hostUsers=false", _set("hostUsers", value=False)), ("hostUsers=true", _set("hostUsers", value=True)),
+            ("os=windows", _set("os", value={"name": "windows"})), ("os=linux", _set("os", value={"name": "linux"})),
+            ("pod.sc absent", _set("securityContext", value=ABSENT))]
+    pod_sc: list[tuple[str, Any]] = [
+        ("runAsNonRoot", False), ("runAsNonRoot", ABSENT), ("runAsUser", 0), ("runAsUser", 1000),
+        ("seccompProfile", {"type": "Unconfined"}), ("seccompProfile", {}), ("seccompProfile", ABSENT),
+        ("seccompProfile", {"type": "Localhost", "localhostProfile": "p.json"}),
+        ("appArmorProfile", {"type": "Unconfined"}), ("appArmorProfile", {"type": "RuntimeDefault"}),
+        ("windowsOptions", {"hostProcess": True}),
+        *(("seLinuxOptions", {"type": t}) for t in (*sorted(SELINUX_TYPES_1_31), "spc_t")),
+        ("seLinuxOptions", {"user": "system_u"}), ("seLinuxOptions", {"role": "system_r"}),
+        *(("sysctls", [{"name": n, "value": "1"}]) for n in (*sorted(SYSCTLS_1_37), "kernel.msgmax")),
+    ]
+    out += [(f"pod.sc.{f}={json.dumps(v) if v is not ABSENT else 'absent'}", _set("securityContext", f, value=v))
+            for f, v in pod_sc]
+    container_sc: list[tuple[str, Any]] = [
+        ("privileged", True), ("privileged", False), ("allowPrivilegeEscalation", True),
+        ("allowPrivilegeEscalation", ABSENT), ("runAsNonRoot", False), ("runAsNonRoot", True), ("runAsUser", 0),
+        ("capabilities", {"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+        ("capabilities", {"drop": ["ALL"], "add": ["CHOWN"]}),
+        ("capabilities", {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}), ("capabilities", {}),
+        ("capabilities", ABSENT), ("seccompProfile", {"type": "Unconfined"}),
+        ("seccompProfile", {"type": "RuntimeDefault"}), ("appArmorProfile", {"type": "Unconfined"}),
+        ("procMount", "Unmasked"), ("procMount", "Default"), ("windowsOptions", {"hostProcess": True}),
+        ("seLinuxOptions", {"type": "container_engine_t"}), ("seLinuxOptions", {"type": "spc_t"}),
+        ("seLinuxOptions", {"user": "u"}),
+    ]
+    for where in ("@c0", "@init", "@eph"):
+        out += [(f"{where}.sc.{f}={json.dumps(v) if v is not ABSENT else 'absent'}",
+                 _set(where, "securityContext", f, value=v)) for f, v in container_sc]
+        out.append((f"{where}.sc absent", _set(where, "securityContext", value=ABSENT)))
+        for handler in ("livenessProbe", "readinessProbe", "startupProbe", "postStart", "preStop"):
+            for kind in ("httpGet", "tcpSocket"):
+                for host in ("10.0.0.1", ""):
+                    key, value = _handler_host(handler, kind, host)
+                    out.append((f"{where}.{handler}.{kind}.host={host!r}", _set(where, key, value=value)))
+    out += [("@c0.hostPort=8080", _set("@c0", "ports", value=[{"containerPort": 8080, "hostPort": 8080}])),
+            ("@init.hostPort=0", _set("@init", "ports", value=[{"containerPort": 53, "hostPort": 0}]))]
+    out += [(f"volume {src}", _set("volumes", value=[{"name": "v", src: VOLUME_SOURCES[src]}]))
+            for src in sorted(VOLUME_SOURCES)]
+    out += [(f"annotation apparmor={v!r}", _set("@meta", "annotations", value={APPARMOR_KEY: v}))
+            for v in ("unconfined", "runtime/default", "localhost/p", "")]
+    return out
+
+
+#: mutations whose effect depends on others (exemptions, overrides, pod vs container level)
+INTERACTING = ("hostUsers=false", "os=windows", "pod.sc.runAsNonRoot", "pod.sc.seccompProfile", "pod.sc absent",
+               "@c0.sc.procMount", "@c0.sc.runAsUser", "@c0.sc.runAsNonRoot", "@c0.sc.seccompProfile",
+               "@c0.sc.capabilities", "@c0.sc.allowPrivilegeEscalation", "@c0.sc absent",
+               "pod.sc.sysctls=[{\"name\": \"net.ipv4.tcp_slow_start", "@c0.livenessProbe.httpGet.host='10")
+
+
+def pod_corpus(
+    mutations: list[Mutation] | None = None, combos: int = 250, seed: int = 12
+) -> list[tuple[str, dict[str, Any]]]:
+    """(description, Pod): each mutation alone on a hardened and on a bare pod; every pair of the
+    interacting ones; and ``combos`` seeded draws of two to four mutations on a hardened pod."""
+    import random
+
+    mutations = mutations if mutations is not None else corpus_mutations()
+    bases = {"hardened": lambda: restricted_spec(), "bare": lambda: {"containers": [container()]}}
+
+    def build(base: str, chosen: list[Mutation]) -> tuple[str, dict[str, Any]]:
+        spec, meta = bases[base](), {}
+        for _, apply in chosen:
+            apply(meta, spec)
+        obj = workload("Pod", spec, annotations=meta.get("annotations", ABSENT))
+        return f"{base}: " + " + ".join(name for name, _ in chosen), obj
+
+    out = [build(base, [m]) for base in bases for m in mutations]
+    interacting = [m for m in mutations if m[0].startswith(INTERACTING)]
+    out += [build("hardened", [a, b]) for i, a in enumerate(interacting) for b in interacting[i + 1:]]
+    rng = random.Random(seed)
+    out += [build("hardened", rng.sample(mutations, rng.randint(2, 4))) for _ in range(combos)]
+    return out
+
+
+CORPUS = pod_corpus()
+#: the differential's versions: the four the issue names, the boundaries either side of every change
+DIFF_VERSIONS = ("v1.25", "v1.26", "v1.27", "v1.28", "v1.29", "v1.30", "v1.31", "v1.32", "v1.33", "v1.34", "v1.35",
+                 "v1.36", "v1.37", "latest")
+
+
+def corpus_disagreements(catalog: Catalog, versions: tuple[str, ...] = DIFF_VERSIONS,
+                         corpus: list[tuple[str, dict[str, Any]]] = CORPUS) -> list[tuple[Any, ...]]:
+    evaluators = {v: Evaluator(catalog, params=PARAMS if v == "latest" else {**PARAMS, "podSecurityVersion": v})
+                  for v in versions}
+    out = []
+    for name, obj in corpus:
+        for version in versions:
+            out += [(name, *d) for d in disagreements(obj, version, ("baseline", "restricted"), evaluators)]
+    return out
+
+
+def test_the_corpus_reads_every_field_the_standards_read() -> None:
+    names = [name for name, _ in CORPUS]
+    assert len(CORPUS) > 700 and len(set(names)) > 600
+    # both verdicts at both levels at the versions the issue names, and the version-dependent pods
+    for version in ("v1.30", "v1.33", "v1.35", "latest"):
+        for level in ("baseline", "restricted"):
+            allowed = {not any(oracle(obj, level, version).values()) for _, obj in CORPUS}
+            assert allowed == {True, False}, (version, level)
+    def differs(obj: dict[str, Any]) -> bool:
+        return len({json.dumps(oracle(obj, lvl, v), sort_keys=True) for v in DIFF_VERSIONS
+                    for lvl in ("baseline",)}) > 1 or len(
+            {json.dumps(oracle(obj, "restricted", v), sort_keys=True) for v in DIFF_VERSIONS}) > 1
+    version_dependent = [name for name, obj in CORPUS if differs(obj)]
+    assert len(version_dependent) > 40, version_dependent
+
+
+def test_controls_equal_the_oracle_at_every_policy_version() -> None:
+    """The differential: every corpus pod, at baseline and restricted, at v1.25..v1.37 and latest."""
+    found = corpus_disagreements(CATALOG)
+    assert not found, found[:10]
+
+
+def test_the_version_pin_reaches_the_verdict() -> None:
+    """Known answers either side of each boundary, through params.podSecurityVersion."""
+    def pod(**spec: Any) -> dict[str, Any]:
+        return workload("Pod", restricted_spec(**spec))
+    userns = pod(hostUsers=False, securityContext={**RESTRICTED_POD_SC, "runAsUser": 0},
+                 containers=[container(**RESTRICTED_SC, procMount="Unmasked", runAsNonRoot=False)])
+    assert at_level(userns, "baseline", "v1.34")["POD-09"] == "fail"
+    assert at_level(userns, "baseline", "v1.35")["POD-09"] == "pass"
+    assert at_level(userns, "restricted", "v1.34")["POD-05"] == "fail"
+    assert at_level(userns, "restricted", "v1.35")["POD-05"] == "pass"
+    assert at_level(userns, "restricted", "v1.35")["POD-09"] == "fail"  # procMount_restricted
+    lowat = [{"name": "net.ipv4.tcp_notsent_lowat", "value": "1"}]
+    sysctl = pod(securityContext={**RESTRICTED_POD_SC, "sysctls": lowat})
+    assert [at_level(sysctl, "baseline", v)["POD-09"] for v in ("v1.33", "v1.36", "v1.37", "latest")] == [
+        "fail", "fail", "pass", "pass"]
+    liveness = {"httpGet": {"port": 80, "host": "10.0.0.1"}}
+    probe = pod(containers=[{**container(**RESTRICTED_SC), "livenessProbe": liveness}])
+    assert [at_level(probe, "baseline", v)["POD-09"] for v in ("v1.30", "v1.33", "v1.34", "latest")] == [
+        "pass", "pass", "fail", "fail"]
+    engine = pod(securityContext={**RESTRICTED_POD_SC, "seLinuxOptions": {"type": "container_engine_t"}})
+    assert [at_level(engine, "baseline", v)["POD-09"] for v in ("v1.30", "v1.31")] == ["fail", "pass"]
+    # a pin newer than the table's newest is the newest, as upstream clamps it
+    assert at_level(sysctl, "baseline", "v1.40")["POD-09"] == "pass"
+
+
+@pytest.mark.parametrize(
+    ("entry", "planted"),
+    [
+        ('pssUserNamespaceRelaxed: "v1.35"', 'pssUserNamespaceRelaxed: "v1.34"'),
+        ('pssProbeHostChecked: "v1.34"', 'pssProbeHostChecked: "v1.33"'),
+        ('"v1.37": [net.ipv4.tcp_slow_start_after_idle', '"v1.36": [net.ipv4.tcp_slow_start_after_idle'),
+        ('"v1.31": [container_engine_t]', '"v1.30": [container_engine_t]'),
+    ],
+    ids=["user-namespace-1.34", "probe-host-1.33", "sysctls-1.36", "selinux-1.30"],
+)
+def test_a_planted_version_boundary_is_caught(tmp_path: Any, entry: str, planted: str) -> None:
+    """The differential is not vacuous: moving one boundary of the version table by one minor makes
+    it fail (only at the versions the move touches: run there, to stay cheap)."""
+    import shutil
+
+    from baseline.catalog import CONTROLS_DIR
+
+    folder = tmp_path / "controls"
+    shutil.copytree(CONTROLS_DIR, folder)
+    library = folder / "_library.yaml"
+    text = library.read_text(encoding="utf-8")
+    assert text.count(entry) == 1
+    library.write_text(text.replace(entry, planted), encoding="utf-8")
+    planted_catalog = load_catalog(folder)
+    moved = planted.split('"')[1]
+    found = corpus_disagreements(planted_catalog, versions=(moved,))
+    assert found, f"moving {entry!r} to {moved} went unnoticed"
+    assert not corpus_disagreements(CATALOG, versions=(moved,))
+
+
+# --------------------------------------------------------------------------------------------
+# The pin from the intent: resolved once, and the same in the evaluator and every admission engine
+# --------------------------------------------------------------------------------------------
+
+_INTENT_DATA: dict[str, Any] = {
+    "baselineVersion": "1.0.0",
+    "cluster": {"name": "prod", "cloud": "eks", "owner": "platform",
+                "eks": {"region": "eu-west-1", "subnetIds": ["subnet-a", "subnet-b"]}},
+}
+
+
+def _intent(version: str, cluster_version: str | None = None) -> Any:
+    from baseline.intent import Intent
+
+    data = json.loads(json.dumps(_INTENT_DATA))
+    data["podSecurity"] = {"version": version}
+    if cluster_version:
+        data["cluster"]["kubernetesVersion"] = cluster_version
+    return Intent.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("version", "cluster", "resolved"),
+    [("v1.30", None, "v1.30"), ("v1.35", "1.33", "v1.35"), ("latest", "1.33", "v1.33"), ("latest", None, "v1.37"),
+     ("latest", "1.39", "v1.37"), ("v1.40", None, "v1.37")],
+)
+def test_the_intent_pin_resolves_as_upstream_does(version: str, cluster: str | None, resolved: str) -> None:
+    from baseline.evaluator import intent_params, pod_security_version
+
+    intent = _intent(version, cluster)
+    assert pod_security_version(intent, CATALOG) == resolved
+    assert intent_params(intent, CATALOG)["podSecurityVersion"] == resolved
+
+
+def test_a_pin_older_than_the_table_is_refused_naming_the_field() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as err:
+        _intent("v1.24")
+    assert "podSecurity.version" in str(err.value).replace("\n", " ") or "version" in str(err.value)
+    assert "v1.25" in str(err.value)
+
+
+@pytest.mark.parametrize("engine", ["vap", "kyverno", "gatekeeper"])
+def test_the_pin_reaches_every_admission_engine(engine: str) -> None:
+    """Each engine's POD policies carry the resolved version and the version table's variables, and
+    judge with them what the evaluator judges (the rendered CEL, run here, at either side of v1.35)."""
+    from baseline.cel import compile_check
+    from providers.admission import render_admission
+
+    pod = workload("Pod", restricted_spec(hostUsers=False, securityContext={**RESTRICTED_POD_SC, "runAsUser": 0}))
+    for version, expected in (("v1.34", False), ("v1.35", True)):
+        manifests = render_admission(_intent(version), CATALOG, engine)
+        name = "fleet-baseline-pod-05-run-as-non-root"
+        if engine == "gatekeeper":
+            template = next(m for m in manifests if m["kind"] == "ConstraintTemplate"
+                            and m["metadata"]["labels"]["fleet-baseline.io/control"] == "POD-05")
+            constraint = next(m for m in manifests if m["kind"] == template["spec"]["crd"]["spec"]["names"]["kind"])
+            source = template["spec"]["targets"][0]["code"][0]["source"]
+            variables = [(v["name"], v["expression"]) for v in source["variables"]]
+            params = constraint["spec"]["parameters"]
+            validation = source["validations"][0]["expression"]
+            check = compile_check(validation, variables)
+            verdict, _ = check.run({"object": pod, "variables": {"params": params}})
+        else:
+            policy = next(m for m in manifests if m["metadata"]["name"] == name and m["kind"] != VAP_BINDING)
+            variables = [(v["name"], v["expression"]) for v in policy["spec"]["variables"]]
+            assert variables[0][0] == "params" and f'"podSecurityVersion": dyn("{version}")' in variables[0][1]
+            check = compile_check(policy["spec"]["validations"][0]["expression"], variables)
+            verdict, _ = check.run({"object": pod, "variables": {}})
+        names = [n for n, _ in variables]
+        assert "podSecurityMinor" in names and "pssUserNamespaceRelaxed" in names
+        assert verdict is expected, (engine, version)
+
+
+VAP_BINDING = "ValidatingAdmissionPolicyBinding"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from json.encoder import encode_basestring as _json_string  # the C encoder where CPython has it
+from typing import Any
 
 from baseline.audit.formats.common import _SURROGATE, TOOL_NAME, AuditContext, _iso, _scrub, _scrub_data, summarize
 from baseline.evaluator import Finding
@@ -18,18 +19,19 @@ __all__: list[str] = []
 _JSON_CHUNK = 4096
 
 
-def _json(findings: Sequence[Finding], ctx: AuditContext) -> Iterator[str]:
+def _json(findings: Sequence[Finding], ctx: AuditContext, summary: dict[str, Any] | None = None) -> Iterator[str]:
     """The context and summary indented, then ``findings``: one finding (:meth:`Finding.to_dict`) a line.
 
     One finding a line reads and diffs well, and is written by the C encoder (``indent`` would use
     the pure-Python one). Every string is scrubbed (:func:`_scrub`) as the other formats scrub theirs.
+    ``summary``: the counts of every finding judged, when ``findings`` lists only some (passes left out).
     """
     doc = {
         "tool": {"name": TOOL_NAME, "version": ctx.tool_version},
         "generatedAt": _iso(ctx.generated_at),
         "sources": list(ctx.sources),
         "cluster": ctx.cluster,
-        "summary": summarize(findings),
+        "summary": summary if summary is not None else summarize(findings),
         "problems": list(ctx.problems),
         "findings": [],
     }

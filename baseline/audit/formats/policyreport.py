@@ -84,7 +84,8 @@ def _pr_result(f: Finding, ref: _ObjectRef | None, ctx: AuditContext, seconds: i
         "scored": True,
         "severity": f.severity if f.severity in _SEVERITIES else "info",
         "category": AREA_NAMES.get(f.control_id.split("-")[0], "other"),
-        "message": _clip(f.message),
+        # a pass carries what was checked, not the failure text its control would give
+        "message": _clip(f"{f.control_id} passed: {f.title}" if f.status == "pass" else f.message),
         "source": TOOL_NAME,
         "timestamp": {"seconds": seconds, "nanos": nanos},
     }

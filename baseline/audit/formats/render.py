@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from baseline.audit.formats.common import FORMATS, AuditContext, sort_findings
+from baseline.audit.formats.common import FORMATS, AuditContext, sort_findings, summarize
 from baseline.audit.formats.jsonl import _json
 from baseline.audit.formats.junit import _junit
 from baseline.audit.formats.policyreport import _policy_reports
@@ -66,23 +66,28 @@ def render_chunks(
     ``catalog`` supplies what a finding does not carry (rationale, references, Kubernetes kinds'
     API versions); None means the shipped catalog. ``locations`` maps a finding's subject to the
     manifest file and line it came from (SARIF physical locations, JUnit ``file``); subjects from
-    state exports and live clusters have none. ``width``, ``color`` and ``show_passes`` shape the
-    table; ``information_uri`` is the SARIF driver's ``informationUri``. Options a format has no
+    state exports and live clusters have none. ``show_passes``: list passing findings too (every
+    format; without it only the table's summary and JSON's counts mention them). ``width`` and
+    ``color`` shape the table; ``information_uri`` is the SARIF driver's ``informationUri``. Options a format has no
     use for are ignored.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
     ordered = sort_findings(findings)
     where = dict(locations or {})
-    if fmt == "json":
-        yield from _json(ordered, context)
-    elif fmt == "table":
+    if fmt == "table":  # lists failures, counts passes in its summary line
         yield _table(ordered, context, width=width, color=color, show_passes=show_passes)
+        return
+    # passes are left out of every format unless asked for (a 15 MB audit made a 505 MB JSON report)
+    listed = ordered if show_passes else [f for f in ordered if f.status != "pass"]
+    if fmt == "json":
+        yield from _json(listed, context, summarize(ordered))
     elif fmt == "junit":
-        yield _junit(ordered, context, where)
+        yield _junit(listed, context, where)
     else:
         cat = catalog if catalog is not None else load_catalog()
         if fmt == "sarif":
+            # results are failures only in SARIF; rules keep the passing controls, so code scanning closes alerts
             yield _sarif(ordered, context, cat, where, information_uri)
         else:
-            yield _policy_reports(ordered, context, cat)
+            yield _policy_reports(listed, context, cat)

@@ -312,15 +312,29 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int, bool
         return None
 
 
-def _manifest_files(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+def _helm_chart_note(folder: Path) -> str:
+    return (
+        f"{folder}: a Helm chart (Chart.yaml): skipped, its templates are not manifests; render it and audit"
+        f" the result: helm template RELEASE {folder} > rendered.yaml && fleet-baseline audit rendered.yaml"
+    )
+
+
+def _manifest_files(paths: Sequence[str | os.PathLike[str]], notes: list[str] | None = None) -> list[Path]:
     """The files to read: each file given, and every manifest file under each directory (sorted,
-    symlinked directories not followed, hidden directories skipped)."""
+    symlinked directories not followed, hidden directories skipped). A Helm chart's folder (one
+    holding ``Chart.yaml``) is skipped, with a note in ``notes`` naming it and the command that
+    renders it: its templates are Go templates, not manifests."""
     files: list[Path] = []
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
             found: list[Path] = []
             for root, dirs, names in os.walk(p, followlinks=False):
+                if "Chart.yaml" in names or "Chart.yml" in names:
+                    dirs[:] = []
+                    if notes is not None:
+                        notes.append(_helm_chart_note(Path(root)))
+                    continue
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 found.extend(Path(root) / n for n in names if n.lower().endswith(_MANIFEST_SUFFIXES))
             files.extend(sorted(found))
@@ -441,9 +455,9 @@ def read_manifests(
     be worth it (:data:`PARALLEL_MIN_BYTES`); the snapshot is the same, object for object and
     problem for problem, in the same order, and the first file in order that is refused is the error.
     """
-    files = _manifest_files(paths)
-    subjects: list[Subject] = []
     problems: list[str] = []
+    files = _manifest_files(paths, problems)
+    subjects: list[Subject] = []
     locations: dict[str, tuple[str, int]] = {}
 
     for path, (objects, found) in zip(files, _parsed_files(files, max_bytes, max_nodes, jobs), strict=True):

@@ -311,3 +311,53 @@ def test_cli_bad_input_exits_2_without_a_traceback(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(raw))))
     code, _, err = _cli("audit", "--state", "-", "--max-state-bytes", "64Ki")
     assert code == 2 and "<stdin>: over the 65536-byte limit" in err
+
+
+# =========================================================================== an audit never goes green by accident
+
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: shop}
+spec:
+  containers:
+    - {name: web, image: registry.example.com/web:1.0}
+"""
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "sarif", "junit", "policyreport"])
+def test_an_empty_folder_is_exit_2_in_every_format(tmp_path: Path, fmt: str) -> None:
+    code, _, err = _cli("audit", "--manifests", str(tmp_path), "--format", fmt)
+    assert code == 2 and "nothing was judged" in err and "no Kubernetes objects" in err, err
+
+
+def test_yaml_that_holds_no_kubernetes_object_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "values.yaml").write_text("replicaCount: 2\nimage: {repository: web}\n")
+    code, _, err = _cli("audit", str(tmp_path))
+    assert code == 2 and "nothing was judged" in err and "not a Kubernetes object" in err, err
+
+
+def test_a_helm_chart_is_skipped_naming_it_and_the_command_and_the_rest_is_judged(tmp_path: Path) -> None:
+    chart = tmp_path / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("image: {}\n")
+    (chart / "templates" / "deployment.yaml").write_text("spec:\n  {{- with .Values.image }}\n  x: 1\n  {{- end }}\n")
+    (tmp_path / "pod.yaml").write_text(POD)
+    code, out, err = _cli("audit", str(tmp_path), "--format", "json")
+    assert code == 1, err  # the pod's failures, not a refusal of the chart's templates
+    assert f"{chart}: a Helm chart" in err and f"helm template RELEASE {chart}" in err
+    assert any(f["subject"] == "Pod/shop/web" for f in json.loads(out)["findings"])
+    # only a chart: nothing judged, and the note says why
+    code, _, err = _cli("audit", str(chart))
+    assert code == 2 and "helm template" in err, err
+
+
+def test_paths_are_positional_as_for_every_peer(tmp_path: Path) -> None:
+    (tmp_path / "k8s").mkdir()
+    (tmp_path / "k8s" / "pod.yaml").write_text(POD)
+    more = tmp_path / "more.yaml"
+    more.write_text(POD.replace("name: web,", "name: api,"))
+    code, out, err = _cli("audit", str(tmp_path / "k8s"), str(more), "--format", "json", "--show-passes")
+    assert code == 1, err
+    subjects = {f["subject"] for f in json.loads(out)["findings"]}
+    assert {"Pod/shop/web", "Pod/shop/api"} <= subjects

@@ -225,7 +225,7 @@ def test_table_of_a_clean_or_empty_audit_says_so() -> None:
 
 
 def test_json_carries_context_summary_and_every_finding_in_stable_order() -> None:
-    text = render(FINDINGS, "json", context=CONTEXT)
+    text = render(FINDINGS, "json", context=CONTEXT, show_passes=True)
     doc = json.loads(text)
     assert list(doc) == ["tool", "generatedAt", "sources", "cluster", "summary", "problems", "findings"]
     assert doc["tool"] == {"name": "fleet-baseline", "version": "0.1.0"}
@@ -404,7 +404,7 @@ def test_sarif_rule_for_a_control_the_catalog_does_not_have_comes_from_the_findi
 
 
 def junit(findings: list[Finding] = FINDINGS, context: AuditContext = CONTEXT, **options: Any) -> ET.Element:
-    text = render(findings, "junit", context=context, **options)
+    text = render(findings, "junit", context=context, **{"show_passes": True, **options})
     assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n')
     return ET.fromstring(text)
 
@@ -490,7 +490,9 @@ def crds() -> CrdIndex:
 
 
 def reports(findings: list[Finding] = FINDINGS, context: AuditContext = CONTEXT) -> list[dict[str, Any]]:
-    return list(yaml.safe_load_all(render(findings, "policyreport", context=context, catalog=CATALOG)))
+    return list(
+        yaml.safe_load_all(render(findings, "policyreport", context=context, catalog=CATALOG, show_passes=True))
+    )
 
 
 def test_policy_reports_validate_strictly_against_the_crds(crds: CrdIndex) -> None:
@@ -716,7 +718,7 @@ def test_sorting_is_the_whole_key_and_json_is_every_finding_as_to_dict(findings:
 
     ordered = sort_findings(findings)
     assert ordered == sorted(findings, key=_finding_key)
-    text = render(findings, "json", context=CONTEXT)
+    text = render(findings, "json", context=CONTEXT, show_passes=True)
     text.encode("utf-8")  # every lone surrogate scrubbed: a UTF-8 writer takes it
     doc = json.loads(text)
     assert doc["findings"] == [_scrubbed(f.to_dict()) for f in ordered]
@@ -729,7 +731,7 @@ def test_json_comes_in_chunks_that_make_the_whole_report(monkeypatch: pytest.Mon
 
     many = FINDINGS * 7
     monkeypatch.setattr(formats.jsonl, "_JSON_CHUNK", 5)
-    chunks = list(render_chunks(many, "json", context=CONTEXT))
+    chunks = list(render_chunks(many, "json", context=CONTEXT, show_passes=True))
     assert len(chunks) == -(-len(many) // 5) + 1  # the head with the first chunk, the rest, the close
     doc = json.loads("".join(chunks))
     assert doc["findings"] == [f.to_dict() for f in sort_findings(many)]
@@ -738,3 +740,33 @@ def test_json_comes_in_chunks_that_make_the_whole_report(monkeypatch: pytest.Mon
     first = lines.index('  "findings": [') + 1
     assert [json.loads(line.strip().rstrip(",")) for line in lines[first : first + len(many)]] == doc["findings"]
     assert json.loads(render([], "json", context=CONTEXT))["findings"] == []
+
+
+
+@pytest.mark.parametrize("fmt", ["json", "junit", "policyreport", "sarif"])
+def test_passes_are_left_out_of_every_format_unless_asked_for(fmt: str) -> None:
+    """Passes are listed only with show_passes; JSON still counts them (its summary is of everything)."""
+    passes = [f for f in FINDINGS if f.status == "pass"]
+    assert passes and len(passes) < len(FINDINGS)
+    quiet = render(FINDINGS, fmt, context=CONTEXT, catalog=CATALOG)
+    loud = render(FINDINGS, fmt, context=CONTEXT, catalog=CATALOG, show_passes=True)
+    if fmt == "json":
+        doc = json.loads(quiet)
+        listed = [f.status for f in sort_findings(FINDINGS) if f.status != "pass"]
+        assert [f["status"] for f in doc["findings"]] == listed
+        assert doc["summary"] == summarize(FINDINGS)
+        assert len(json.loads(loud)["findings"]) == len(FINDINGS)
+    elif fmt == "junit":
+        cases = ET.fromstring(quiet).iter("testcase")
+        assert all(len(case) for case in cases)  # every case listed carries a failure, error or skip
+        assert len(list(ET.fromstring(loud).iter("testcase"))) > len(list(ET.fromstring(quiet).iter("testcase")))
+    elif fmt == "policyreport":
+        statuses = [r["result"] for d in yaml.safe_load_all(quiet) for r in d.get("results", [])]
+        assert "pass" not in statuses
+        loud_results = [r for d in yaml.safe_load_all(loud) for r in d.get("results", [])]
+        passed = [r for r in loud_results if r["result"] == "pass"]
+        assert passed and all(" passed: " in r["message"] for r in passed)
+        failure_texts = {f.message for f in FINDINGS if f.status != "pass"}
+        assert not any(r["message"] in failure_texts for r in passed)  # a pass is not worded as a failure
+    else:
+        assert quiet == loud  # SARIF results are failures only, either way
