@@ -29,9 +29,14 @@ Which targets are admission targets: Kubernetes-kind targets with ``scope: objec
 are judged at preview by the CrossGuard pack, and ``scope: stack`` targets need every object of a
 namespace at once, which no admission request carries (:func:`is_admission_enforced`).
 
-System namespaces (the intent's list plus the engine's own namespace) are excluded from NS and POD
-controls by one mechanism per engine, computed from that one list, never per control. Exceptions
-in force on ``today`` are rendered natively per engine; expired ones are not (ST-02 reports them).
+System namespaces (the catalog's list for the cloud, plus and minus the intent's, plus the engine's
+own namespace: ``Intent.system_namespaces``) are excluded from the controls that exempt them (NS, POD,
+ST, or ``systemNamespaces: exempt`` in the control file) by one mechanism per engine, computed from
+that one list, never per control. Every policy also carries the same match conditions first: the
+control plane's own requests are never judged (:func:`baseline.system_namespaces.control_plane_expression`),
+and a control with ``admission.updateWhenChanged`` judges an UPDATE only when it changes those labels
+(:func:`update_condition`). Exceptions in force on ``today`` are rendered natively per engine, each
+holder annotated with its expiry; expired ones are not (ST-02 reports them, in the cluster too).
 """
 
 from __future__ import annotations
