@@ -82,6 +82,8 @@ class KindRef:
     kind: str
     plural: str
     namespaced: bool
+    #: served only where an add-on is installed (an admission engine's kinds): absent is not a gap
+    optional: bool = False
 
     @property
     def api_version(self) -> str:
@@ -170,6 +172,12 @@ class AdmissionSettings:
 
     max_action: Literal["deny", "warn"] = "deny"
     update_when_changed: tuple[str, ...] = ()
+    #: ``enabled: false``: never rendered as an admission policy (a check that needs the day it runs,
+    #: ``params.today``, which a rendered policy would freeze)
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class PodSecurityVersions:
     """The library's Pod Security Standards table: which policy versions it models, and what changed when.
 
@@ -571,14 +579,17 @@ def _admission_settings(raw: Any, where: str) -> AdmissionSettings | None:
         return None
     if not isinstance(raw, Mapping):
         raise CatalogError(f"{where}: 'admission' must be a mapping")
-    _check_keys(raw, {"maxAction", "updateWhenChanged"}, f"{where}: admission")
+    _check_keys(raw, {"maxAction", "updateWhenChanged", "enabled"}, f"{where}: admission")
     action = raw.get("maxAction", "deny")
     if action not in ("deny", "warn"):
         raise CatalogError(f"{where}: admission.maxAction must be 'deny' or 'warn'")
     keys = raw.get("updateWhenChanged") or []
     if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
         raise CatalogError(f"{where}: admission.updateWhenChanged must be a list of label keys")
-    return AdmissionSettings(max_action=action, update_when_changed=tuple(keys))
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise CatalogError(f"{where}: admission.enabled must be true or false")
+    return AdmissionSettings(max_action=action, update_when_changed=tuple(keys), enabled=enabled)
 
 
 def _load_example(path: Path, expect: str) -> Example:
@@ -642,6 +653,7 @@ def _load_catalog_from(directory: Path) -> Catalog:
             kind=name,
             plural=spec["plural"],
             namespaced=bool(spec["namespaced"]),
+            optional=bool(spec.get("optional", False)),
         )
         for name, spec in (lib.get("kinds") or {}).items()
     }

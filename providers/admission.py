@@ -29,9 +29,14 @@ Which targets are admission targets: Kubernetes-kind targets with ``scope: objec
 are judged at preview by the CrossGuard pack, and ``scope: stack`` targets need every object of a
 namespace at once, which no admission request carries (:func:`is_admission_enforced`).
 
-System namespaces (the intent's list plus the engine's own namespace) are excluded from NS and POD
-controls by one mechanism per engine, computed from that one list, never per control. Exceptions
-in force on ``today`` are rendered natively per engine; expired ones are not (ST-02 reports them).
+System namespaces (the catalog's list for the cloud, plus and minus the intent's, plus the engine's
+own namespace: ``Intent.system_namespaces``) are excluded from the controls that exempt them (NS, POD,
+ST, or ``systemNamespaces: exempt`` in the control file) by one mechanism per engine, computed from
+that one list, never per control. Every policy also carries the same match conditions first: the
+control plane's own requests are never judged (:func:`baseline.system_namespaces.control_plane_expression`),
+and a control with ``admission.updateWhenChanged`` judges an UPDATE only when it changes those labels
+(:func:`update_condition`). Exceptions in force on ``today`` are rendered natively per engine, each
+holder annotated with its expiry; expired ones are not (ST-02 reports them, in the cluster too).
 """
 
 from __future__ import annotations
@@ -171,12 +176,15 @@ class AdmissionRenderError(ValueError):
 # --------------------------------------------------------------------------- which targets
 
 
-def not_enforced_reason(target: Target) -> str | None:
+def not_enforced_reason(target: Target, control: Control | None = None) -> str | None:
     """Why a target is not enforced at admission, or None when it is.
 
     The ``controls`` listing shows this beside each target, so a reader sees where the target is
-    enforced instead (preview, audit) rather than assuming admission covers it.
+    enforced instead (preview, audit) rather than assuming admission covers it. ``control`` (the
+    target's) adds its control file's word: ``admission: {enabled: false}``.
     """
+    if control is not None and control.admission is not None and not control.admission.enabled:
+        return "its control file keeps it out of admission (it needs the day it runs): judged at preview and in audit"
     if target.not_applicable is not None:
         return f"not applicable on {target.cloud}: {target.not_applicable}"
     if not target.kinds:
@@ -192,7 +200,10 @@ def is_admission_enforced(target: Target) -> bool:
 
 
 def admission_targets(control: Control) -> tuple[Target, ...]:
-    """The control's targets that admission enforces, in catalog order."""
+    """The control's targets that admission enforces, in catalog order (none when its control file
+    says ``admission: {enabled: false}``)."""
+    if control.admission is not None and not control.admission.enabled:
+        return ()
     return tuple(t for t in control.targets if is_admission_enforced(t))
 
 
@@ -778,10 +789,17 @@ def _render_gatekeeper(unit: _Unit) -> list[Manifest]:
     schema: dict[str, Any] = {"type": "object"}
     if unit.params:
         schema["properties"] = {k: _param_schema(k, v) for k, v in unit.params.items()}
+    template_metadata = unit.metadata(name=kind.lower(), exceptions=cel_exceptions)
+    if unit.exceptions:
+        # the template is what the live audit can list (each template makes its own Constraint kind):
+        # it carries the earliest expiry of the pair's exceptions, its Constraint's included
+        template_metadata["annotations"][ANNOTATION_EXCEPTIONS_EXPIRE] = min(
+            e.source.expires for e in unit.exceptions
+        ).isoformat()
     template = {
         "apiVersion": _GATEKEEPER_TEMPLATE_API,
         "kind": "ConstraintTemplate",
-        "metadata": unit.metadata(name=kind.lower(), exceptions=cel_exceptions),
+        "metadata": template_metadata,
         "spec": {
             "crd": {"spec": {"names": {"kind": kind}, "validation": {"openAPIV3Schema": schema}}},
             "targets": [

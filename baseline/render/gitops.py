@@ -18,7 +18,7 @@ values are :func:`providers.engines.engine_release_args`, the same the in-cluste
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,7 +82,7 @@ def _dump(obj: Any) -> str:
     return dump_yaml(obj)
 
 
-def _dump_all(objs: list[Mapping[str, Any]]) -> str:
+def _dump_all(objs: Sequence[Mapping[str, Any]]) -> str:
     return "---\n".join(_dump(o) for o in objs)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from baseline.catalog import Catalog, Target
+from baseline.catalog import Catalog, Control, Target
 
 if TYPE_CHECKING:
     from baseline.intent import Intent
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CLOUDS", "control_cloud_matrix", "control_rows", "format_controls", "format_matrix_markdown"]
 
 
-def _target_row(target: Target) -> dict[str, Any]:
+def _target_row(target: Target, control: Control | None = None) -> dict[str, Any]:
     from providers.admission import not_enforced_reason
 
     if target.not_applicable is not None:
@@ -32,7 +32,7 @@ def _target_row(target: Target) -> dict[str, Any]:
             "admission": False,
             "audit": False,
         }
-    reason = not_enforced_reason(target)
+    reason = not_enforced_reason(target, control)
     row: dict[str, Any] = {
         "target": target.describes,
         "cloud": target.cloud or "any",
@@ -60,7 +60,7 @@ def control_rows(catalog: Catalog, intent: Intent | None = None) -> list[dict[st
                 "defaultMode": control.default_mode,
                 "mode": mode,
                 "references": control.references.frameworks(),
-                "targets": [_target_row(t) for t in control.targets],
+                "targets": [_target_row(t, control) for t in control.targets],
             }
         )
     return rows

@@ -254,7 +254,7 @@ def test_a_helm_created_namespace_is_told_the_labels_to_add_then_works(
         assert label in message, label
         if label != "fleet-baseline.io/owner":
             assert f"{label}={value.replace('v1.33', 'v1.NN')}" in message or f"{label}={value}" in message
-    assert "e.g. v1.33" in message
+    assert "podSecurity.version: v1.33" in message
     assert {v.control for v in verdicts if v.action == "warn"} == {"NS-06"}  # no owner: reported, by its mode
     # with the labels, admitted without a word
     labelled = _namespace("web", HELM_NAMESPACE_LABELS)

@@ -256,6 +256,8 @@ def read_live(
             if token:
                 query.append(("continue", token))
             status, body = http.get(read.path, query, max_response_bytes)
+            if status == 404 and read.kind.optional:
+                break  # an engine's kind where that engine is not installed: nothing to judge
             if status != 200:
                 _refusal(status, body, f"list {read.resource}", http, problems)
                 break

@@ -139,8 +139,11 @@ def test_owner_label_then_intent_then_cluster(tmp_path: Path) -> None:
 def test_exception_records_are_judged_once() -> None:
     intent, evaluator = _evaluator()
     from_state = audit(read_state(CLEAN), evaluator, intent=intent)
-    st02 = [f for f in from_state if f.control_id == "ST-02"]
+    st02 = [f for f in from_state if f.control_id == "ST-02" and f.subject_type == "fleet-baseline:policy:Exception"]
     assert [(f.subject.rsplit("::", 1)[-1], f.status) for f in st02] == [("prod-eu-1-exception-ns-01-0", "pass")]
+    # the admission objects that hold it in the cluster are judged on their expiry too: in force
+    held = [f for f in from_state if f.control_id == "ST-02" and f.subject_type != "fleet-baseline:policy:Exception"]
+    assert held and {f.status for f in held} == {"pass"}
     # a source without records (manifests): the intent's exceptions are judged instead
     empty = Snapshot(source="nothing")
     assert [(f.control_id, f.subject) for f in audit(empty, evaluator, intent=intent)] == [
@@ -185,7 +188,8 @@ def test_without_an_intent_the_states_records_are_honoured(tmp_path: Path) -> No
     # no intent: observability is judged at the default level (restricted) and fails, but its record excepts it
     ns01 = next(f for f in findings if f.control_id == "NS-01" and f.namespace == "observability")
     assert ns01.status == "excepted" and ns01.owner == "platform-team"
-    assert [f.status for f in findings if f.control_id == "ST-02"] == ["pass", "fail"]
+    assert [f.status for f in findings if f.control_id == "ST-02"
+            and f.subject_type == "fleet-baseline:policy:Exception"] == ["pass", "fail"]
     code, _, err = _cli("audit", "--state", str(path), "--today", TODAY)
     assert code == 1  # the expired-looking record fails ST-02 (high)
     assert "note: no --stack: judged with the catalog's default modes" in err
