@@ -212,7 +212,7 @@ def measure(
 
 def _counts(store: HistoryStore) -> dict[str, int]:
     db = store._db  # the benchmark counts rows; the store has no public need for it
-    tables = ("runs", "run_clusters", "findings", "finding_changes", "exceptions", "exception_events")
+    tables = ("runs", "source_sets", "run_clusters", "findings", "finding_changes", "exceptions", "exception_events")
     return {t: int(db.execute(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in tables}
 
 

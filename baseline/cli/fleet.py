@@ -223,7 +223,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.fleet_command == "operator-manifests":
         return _run_operator_manifests(args, out, err)
-    problem = record_options_error(args)
+    problem = record_options_error(args, reads_history=True)
     if problem:
         print(f"error: {problem}", file=err)
         return EXIT_BAD_INPUT

@@ -58,9 +58,15 @@ def add_record_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--actor", metavar="NAME", help="who recorded the run (default: the OS user)")
 
 
-def record_options_error(args: argparse.Namespace) -> str | None:
+def record_options_error(args: argparse.Namespace, *, reads_history: bool = False) -> str | None:
+    """What is wrong with --record/--history/--actor; ``reads_history``: the command also reads the
+    store without recording (the fleet page)."""
     if args.record and not args.history:
         return "--record needs --history PATH|URL (a SQLite file or a postgresql:// URL)"
+    if args.history and not args.record and not reads_history:
+        return "--history is where --record appends the run: add --record (or ask it with `fleet-baseline history`)"
+    if args.actor and not args.record:
+        return "--actor names who recorded the run: add --record"
     return None
 
 

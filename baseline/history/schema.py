@@ -29,6 +29,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         1,
         "runs, clusters, findings and exceptions as open/closed lifecycles",
         (
+            # the sources a run read (a JSON list), kept once however many runs read the same ones
+            """CREATE TABLE source_sets (
+                id {id},
+                digest TEXT NOT NULL UNIQUE,
+                sources TEXT NOT NULL
+            )""",
             """CREATE TABLE runs (
                 id {id},
                 at BIGINT NOT NULL,
@@ -36,7 +42,7 @@ MIGRATIONS: tuple[Migration, ...] = (
                 command TEXT NOT NULL,
                 catalog_version TEXT NOT NULL,
                 tool_version TEXT NOT NULL,
-                sources TEXT NOT NULL
+                source_set BIGINT NOT NULL REFERENCES source_sets (id)
             )""",
             "CREATE INDEX runs_at ON runs (at)",
             """CREATE TABLE clusters (

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import json
 import math
 import sqlite3
@@ -349,11 +350,18 @@ class HistoryStore:
         db = self._db
         with db.write():
             self._refuse_newer(self.schema_version())
+            sources = json.dumps(list(run.sources), ensure_ascii=False)
+            digest = hashlib.sha256(sources.encode("utf-8")).hexdigest()
+            db.execute(
+                "INSERT INTO source_sets (digest, sources) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING",
+                (digest, sources),
+            )
+            source_set = int(db.execute("SELECT id FROM source_sets WHERE digest = ?", (digest,))[0][0])
             run_id = int(
                 db.execute(
-                    "INSERT INTO runs (at, actor, command, catalog_version, tool_version, sources) "
+                    "INSERT INTO runs (at, actor, command, catalog_version, tool_version, source_set) "
                     "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                    (at, run.actor, run.command, run.catalog_version, run.tool_version, json.dumps(list(run.sources))),
+                    (at, run.actor, run.command, run.catalog_version, run.tool_version, source_set),
                 )[0][0]
             )
             names = [c.name for c in run.clusters]
@@ -529,7 +537,10 @@ class HistoryStore:
     def runs(self, limit: int | None = None) -> list[RunInfo]:
         """Recorded runs, newest first."""
         self._check_schema()
-        sql = "SELECT id, at, actor, command, catalog_version, tool_version, sources FROM runs ORDER BY id DESC"
+        sql = (
+            "SELECT r.id, r.at, r.actor, r.command, r.catalog_version, r.tool_version, s.sources FROM runs r "
+            "JOIN source_sets s ON s.id = r.source_set ORDER BY r.id DESC"
+        )
         params: tuple[Any, ...] = ()
         if limit is not None:
             sql += " LIMIT ?"

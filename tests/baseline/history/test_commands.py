@@ -93,6 +93,10 @@ def test_bad_history_options_and_stores_exit_2(tmp_path: Path, exports: Path) ->
     export = str(sorted(exports.glob("*.json"))[0])
     code, _out, err = cli(["audit", "--state", export, "--record"])
     assert code == EXIT_BAD_INPUT and "--record needs --history" in err
+    code, _out, err = cli(["audit", "--state", export, "--history", str(tmp_path / "h.db")])
+    assert code == EXIT_BAD_INPUT and "add --record" in err
+    code, _out, err = cli(["fleet", "--state-dir", str(exports), "--actor", "bob"])
+    assert code == EXIT_BAD_INPUT and "add --record" in err
     code, _out, err = cli(["history", "open", "--history", str(tmp_path / "none.db")])
     assert code == EXIT_BAD_INPUT and "no history store there yet" in err
     store = tmp_path / "future.db"
