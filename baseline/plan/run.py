@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from baseline.catalog import SEVERITY_ORDER, Catalog, Control, load_catalog
+from baseline.catalog import SEVERITY_ORDER, Catalog, Control, intent_catalog
 from baseline.loader import intent_from_config, read_stack_config
 from baseline.plan.analyzer import Diagnostic, PackInfo, PackProcess, load_policy_pack_config, reconcile_policy_config
 from baseline.plan.program import RegisteredResource, _analyzer_resources, _with_default_providers, run_program
@@ -195,7 +195,7 @@ def run_plan(
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks.glob("Pulumi.*.yaml"))
         hint = f"; stacks in {stacks}: {', '.join(known)}" if known else ""
         raise PlanError(f"no stack file {stack_file}{hint}")
-    intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
+    intent = intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
     config = read_stack_file(stack_file)
     given = load_policy_pack_config(policy_pack_config) if policy_pack_config else None
     pack_path = Path(pack_dir) if pack_dir is not None else installed_pack_dir()
@@ -205,7 +205,7 @@ def run_plan(
     if not (program_path / "__main__.py").is_file() and not program_path.is_file():
         raise PlanError(f"no stack program at {program_path} (no __main__.py)")
     wire_config = engine_config(config)
-    catalog = load_catalog()
+    catalog = intent_catalog(intent)  # the built-ins and the intent's customControls, as the pack has them
 
     pack_env = dict(os.environ if env is None else env)
     pack_env["FLEET_BASELINE_STACKS_DIR"] = str(stacks.resolve())
