@@ -156,10 +156,15 @@ def default_stacks_dir(project_dir: Path) -> Path:
 
 def default_program(project_dir: Path, stacks: Path) -> Path:
     """The program ``plan`` runs without ``--program``: ``main`` of the project in ``project_dir`` (its
-    own directory if it names none), else the stacks directory."""
+    own directory if it names none), else the stacks directory's ``__main__.py``, else the package's own
+    program (:mod:`providers.default_program`): stack files alone need no copy of a program."""
     project = _project_file(project_dir)
     if project is None:
-        return stacks
+        if (stacks / "__main__.py").is_file():
+            return stacks
+        import providers.default_program
+
+        return Path(providers.default_program.__file__).resolve().parent
     main = project.get("main")
     return project_dir / main if isinstance(main, str) and main else project_dir
 

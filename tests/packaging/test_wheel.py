@@ -44,7 +44,7 @@ def test_the_wheel_and_sdist_carry_the_catalog_the_pack_and_the_licence(dist: Di
     shipped = {str(p.relative_to(REPO_ROOT)) for p in controls.rglob("*.yaml")}
     assert shipped and shipped <= names  # every control and every example
     assert {"policy_packs/baseline/__main__.py", "policy_packs/baseline/PulumiPolicy.yaml"} <= names
-    assert "providers/program.py" in names and "baseline/py.typed" in names
+    assert {"providers/program.py", "providers/default_program/__main__.py", "baseline/py.typed"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     with tarfile.open(dist.sdist) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
