@@ -116,6 +116,3 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
