@@ -30,14 +30,18 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
+
+if TYPE_CHECKING:
+    from baseline.intent import Intent
 
 __all__ = [
     "AREA_NAMES",
     "CONTROLS_DIR",
     "AdmissionSettings",
+    "CUSTOM_ID",
     "Catalog",
     "CatalogError",
     "CisRef",
@@ -49,6 +53,7 @@ __all__ = [
     "Severity",
     "Target",
     "Variable",
+    "intent_catalog",
     "load_catalog",
     "pod_security_variables",
 ]
@@ -57,8 +62,11 @@ CONTROLS_DIR = Path(__file__).parent / "controls"
 
 Severity = Literal["low", "medium", "high", "critical"]
 SEVERITY_ORDER: dict[str, int] = {"low": 0, "medium": 1, "high": 2, "critical": 3}
-AREA_NAMES = {"CL": "cluster", "NS": "namespace", "RB": "rbac", "POD": "workload", "ST": "stack"}
+AREA_NAMES = {"CL": "cluster", "NS": "namespace", "RB": "rbac", "POD": "workload", "ST": "stack", "X": "custom"}
 _ID = re.compile(r"^(CL|NS|RB|POD|ST)-\d{2}$")
+#: An organisation's own control: ``X-<NAME>-NN`` (``X-ACME-01``). The ``X-`` prefix keeps every custom id
+#: apart from the built-in areas, today's and any added later, so a custom control never shadows one.
+CUSTOM_ID = re.compile(r"^X-[A-Z][A-Z0-9]{0,11}-\d{2,3}$")
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _TYPE_TOKEN = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9./-]*:[A-Za-z0-9]+$")
 
@@ -289,7 +297,7 @@ class Control:
         """
         if self.system_namespaces is not None:
             return self.system_namespaces == "exempt"
-        return self.area in {"NS", "POD", "ST"}
+        return self.area in {"NS", "POD", "ST", "X"}  # X: an organisation's own controls
 
     def applicable_targets(self) -> tuple[Target, ...]:
         return tuple(t for t in self.targets if t.not_applicable is None)
@@ -502,7 +510,11 @@ def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> Referenc
 
 
 def _load_control(
-    path: Path, lib: Mapping[str, Any], kinds: Mapping[str, KindRef], workloads: Sequence[str]
+    path: Path,
+    lib: Mapping[str, Any],
+    kinds: Mapping[str, KindRef],
+    workloads: Sequence[str],
+    custom: bool = False,
 ) -> Control:
     raw = _load_yaml(path)
     where = str(path)
@@ -528,7 +540,11 @@ def _load_control(
         where,
     )
     cid = _require(raw, "id", where)
-    if not _ID.match(cid):
+    if custom and not CUSTOM_ID.match(cid):
+        raise CatalogError(
+            f"{where}: id {cid!r}: a custom control's id is X-<NAME>-NN (X-ACME-01), apart from the built-in ones"
+        )
+    if not custom and not _ID.match(cid):
         raise CatalogError(f"{where}: id {cid!r} is not AREA-NN")
     if path.parent.name != cid:
         raise CatalogError(f"{where}: the folder must be named after the id {cid}")
@@ -617,11 +633,17 @@ def _load_example(path: Path, expect: str) -> Example:
     )
 
 
-def load_catalog(directory: str | Path | None = None) -> Catalog:
-    """Load and check the catalog. The shipped catalog is cached; pass a directory for another."""
-    if directory is None:
+def load_catalog(directory: str | Path | None = None, extra: Sequence[str | Path] = ()) -> Catalog:
+    """Load and check the catalog. The shipped catalog is cached; pass a directory for another.
+
+    ``extra``: directories of custom controls (``<DIR>/<ID>/control.yaml`` with ``examples/`` beside, the
+    same format and checks as the built-ins, ids ``X-<NAME>-NN``), added after the catalog's own. The
+    result for the same directories is cached too.
+    """
+    if directory is None and not extra:
         return _shipped_catalog()
-    return _load_catalog_from(Path(directory))
+    base = Path(directory).resolve() if directory is not None else CONTROLS_DIR
+    return _cached_catalog(base, tuple(Path(d).resolve() for d in extra))
 
 
 @functools.cache
@@ -629,7 +651,20 @@ def _shipped_catalog() -> Catalog:
     return _load_catalog_from(CONTROLS_DIR)
 
 
-def _load_catalog_from(directory: Path) -> Catalog:
+@functools.lru_cache(maxsize=32)
+def _cached_catalog(directory: Path, extra: tuple[Path, ...]) -> Catalog:
+    return _load_catalog_from(directory, extra)
+
+
+def intent_catalog(intent: Intent, catalog: Catalog | None = None) -> Catalog:
+    """The catalog an intent is judged by: ``catalog`` if given, else the shipped one plus the intent's
+    ``customControls`` directories."""
+    if catalog is not None:
+        return catalog
+    return load_catalog(extra=tuple(intent.custom_controls))
+
+
+def _load_catalog_from(directory: Path, extra: Sequence[Path] = ()) -> Catalog:
     lib_path = directory / "_library.yaml"
     lib = _load_yaml(lib_path)
     if not isinstance(lib, Mapping):
@@ -664,6 +699,17 @@ def _load_catalog_from(directory: Path) -> Catalog:
     ids = [c.id for c in controls]
     if len(set(ids)) != len(ids):
         raise CatalogError(f"{directory}: duplicate control ids")
+    for custom_dir in extra:
+        if not custom_dir.is_dir():
+            raise CatalogError(f"{custom_dir}: no such directory of custom controls")
+        found = sorted(custom_dir.glob("*/control.yaml"))
+        if not found:
+            raise CatalogError(f"{custom_dir}: no <ID>/control.yaml in this directory of custom controls")
+        for path in found:
+            control = _load_control(path, lib, kinds, workloads, custom=True)
+            if control.id in {c.id for c in controls}:
+                raise CatalogError(f"{path}: control {control.id} is already defined in another directory")
+            controls.append(control)
     names = [c.policy_name for c in controls]
     if len(set(names)) != len(names):
         raise CatalogError(f"{directory}: duplicate policy names")
@@ -718,9 +764,9 @@ def _pod_security_table(raw: Any, where: str) -> PodSecurityVersions | None:
     return PodSecurityVersions(oldest, newest, since, lists)
 
 
-_AREA_ORDER = {"CL": 0, "NS": 1, "RB": 2, "POD": 3, "ST": 4}
+_AREA_ORDER = {"CL": 0, "NS": 1, "RB": 2, "POD": 3, "ST": 4, "X": 5}
 
 
-def _control_sort_key(c: Control) -> tuple[int, int]:
-    area, num = c.id.split("-")
-    return (_AREA_ORDER[area], int(num))
+def _control_sort_key(c: Control) -> tuple[int, str, int]:
+    area, *name, num = c.id.split("-")
+    return (_AREA_ORDER[area], "-".join(name), int(num))

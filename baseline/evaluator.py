@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
+from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, intent_catalog, load_catalog
 from baseline.cel import (
     BatchCheck,
     CompiledCheck,
@@ -240,7 +240,7 @@ class _Batch:
 
 def intent_params(intent: Intent, catalog: Catalog | None = None) -> dict[str, Any]:
     """The intent's parameters that controls read as ``variables.params``. Plain JSON data."""
-    catalog = catalog or load_catalog()
+    catalog = intent_catalog(intent, catalog)
     admins_cloud: list[str] = []
     admin_subjects: list[str] = []
     cloud = intent.cluster.cloud
@@ -347,7 +347,7 @@ class Evaluator:
         today: dt.date | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> Evaluator:
-        catalog = catalog or load_catalog()
+        catalog = intent_catalog(intent, catalog)
         merged = intent_params(intent, catalog)
         merged.update(params or {})
         return cls(

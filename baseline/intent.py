@@ -72,7 +72,7 @@ Engine = Literal["vap", "kyverno", "gatekeeper"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-_CONTROL_ID = re.compile(r"^(CL|NS|RB|POD|ST)-\d{2}$")
+_CONTROL_ID = re.compile(r"^((CL|NS|RB|POD|ST)-\d{2}|X-[A-Z][A-Z0-9]{0,11}-\d{2,3})$")  # built-in, or custom
 _K8S_VERSION = re.compile(r"^1\.\d{2}$")
 
 
@@ -99,7 +99,9 @@ def _cidr(value: str) -> str:
 
 def _control_id(value: str) -> str:
     if not _CONTROL_ID.match(value):
-        raise ValueError(f"{value!r} is not a control id such as CL-01, NS-02, RB-06, POD-11 or ST-01")
+        raise ValueError(
+            f"{value!r} is not a control id such as CL-01, NS-02, RB-06, POD-11 or ST-01 (custom: X-ACME-01)"
+        )
     return value
 
 
@@ -541,6 +543,11 @@ class Intent(_Model):
     admission: AdmissionIntent = AdmissionIntent()
     exceptions: list[ExceptionIntent] = Field(default_factory=list)
     rollout: Rollout = Rollout()
+    custom_controls: list[NonEmpty] = Field(
+        default_factory=list,
+        description="Directories of your own controls (<ID>/control.yaml with examples/, ids X-<NAME>-NN), "
+        "relative to the stack config directory (as intentFile is); judged exactly like the built-in controls",
+    )
     system_namespaces_intent: SystemNamespacesIntent = Field(
         default_factory=SystemNamespacesIntent,
         alias="systemNamespaces",

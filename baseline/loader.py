@@ -176,9 +176,12 @@ def intent_from_mapping(data: Any, source: str = "<intent>", known_controls: Ite
     except ValidationError as err:
         raise IntentError(source, _problems_from_validation(err, data)) from None
     if known_controls is None:
-        from baseline.catalog import load_catalog
+        from baseline.catalog import CatalogError, intent_catalog
 
-        known_controls = load_catalog().ids()
+        try:
+            known_controls = intent_catalog(intent).ids()
+        except CatalogError as exc:
+            raise IntentError(source, [("customControls", str(exc))]) from None
     problems = _catalog_problems(intent, frozenset(known_controls))
     # what the cluster's cloud cannot be deployed with (a cluster-admin grant, GKE's key, ...): refused
     # here, for every command, not half-way through a `pulumi up`
@@ -256,7 +259,17 @@ def load_intent(path: str | Path, known_controls: Iterable[str] | None = None) -
         raise IntentError(str(p), [("", f"cannot read: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError as exc:
         raise IntentError(str(p), [("", f"not UTF-8 text: {exc.reason} at byte {exc.start}")]) from None
-    return intent_from_mapping(_parse_yaml(text, str(p)), str(p), known_controls)
+    data = _parse_yaml(text, str(p))
+    if isinstance(data, dict):
+        _resolve_custom_controls(data, p.parent)
+    return intent_from_mapping(data, str(p), known_controls)
+
+
+def _resolve_custom_controls(data: dict[str, Any], base_dir: Path) -> None:
+    """``customControls`` entries made absolute against the directory the intent was read from."""
+    dirs = data.get("customControls")
+    if isinstance(dirs, list):
+        data["customControls"] = [str((base_dir / d).resolve()) if isinstance(d, str) and d else d for d in dirs]
 
 
 def intent_from_config(
@@ -299,6 +312,7 @@ def intent_from_config(
                 merged[key] = value
     if "intentFile" not in config and "intent" not in config:
         raise IntentError(source, [(f"{CONFIG_NAMESPACE}:intent", "set 'intent' or 'intentFile'")])
+    _resolve_custom_controls(merged, Path(base_dir))
     # an empty intent (a file holding `{}`) is validated like any other: it lacks the required fields
     return intent_from_mapping(merged, source, known_controls)
 

@@ -73,7 +73,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _DictProxy, _ListProxy
 
-from baseline.catalog import AREA_NAMES, Catalog, Control, Target, load_catalog
+from baseline.catalog import AREA_NAMES, Catalog, Control, Target, intent_catalog, load_catalog
 from baseline.cel import UNKNOWN_SENTINELS
 from baseline.evaluator import Evaluator, Finding, Subject, intent_params
 from baseline.intent import ExceptionIntent, Intent
@@ -323,19 +323,20 @@ def setup_from_stack_config(
     for the program. An invalid or missing intent is not fatal here: the program validates the
     intent before registering anything, so a preview with a bad intent never reaches the pack.
     """
-    catalog = catalog or load_catalog()
     values = {k: v for k, v in (config or {}).items() if k in STACK_CONFIG_KEYS and v is not None}
     if not values:
         return PackSetup.without_intent(
-            catalog, f"no {CONFIG_NAMESPACE}:intent or {CONFIG_NAMESPACE}:intentFile in the stack config"
+            catalog or load_catalog(),
+            f"no {CONFIG_NAMESPACE}:intent or {CONFIG_NAMESPACE}:intentFile in the stack config",
         )
     try:
         intent = intent_from_config(values, base_dir=stacks_dir, source="stack config")
     except IntentError as exc:
         first = exc.problems[0] if exc.problems else None
         detail = f"{first.path or '(top level)'}: {first.message}" if first else str(exc)
-        return PackSetup.without_intent(catalog, f"the stack's intent is invalid ({detail})")
-    return PackSetup.from_intent(intent, catalog, source="stack config")
+        return PackSetup.without_intent(catalog or load_catalog(), f"the stack's intent is invalid ({detail})")
+    # the intent's own controls (customControls) join the built-ins: policies exactly like theirs
+    return PackSetup.from_intent(intent, intent_catalog(intent, catalog), source="stack config")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -565,8 +566,8 @@ def build_policies(
     the directory ``intentFile`` is relative to; or pass a prepared ``setup``. ``is_preview`` tells
     whether the engine is previewing (the pack entry point passes ``pulumi.runtime.is_dry_run``).
     """
-    catalog = catalog or (setup.catalog if setup else load_catalog())
     setup = setup or setup_from_stack_config(stack_config, stacks_dir, catalog)
+    catalog = catalog or setup.catalog
     runtime = PackRuntime(setup, is_preview, today=today)
     policies: list[Policy] = []
     for control in catalog:
@@ -602,7 +603,7 @@ def policy_pack_config(intent: Intent, catalog: Catalog | None = None, wave: str
     written as each policy's ``enforcementLevel`` (enforce: mandatory, audit: advisory, off: disabled),
     and the wave itself as the policy's ``wave`` so the pack judges with that wave's modes.
     """
-    catalog = catalog or load_catalog()
+    catalog = intent_catalog(intent, catalog)
     wave = wave or intent.rollout.wave
     config: dict[str, Any] = {}
     for control in catalog:

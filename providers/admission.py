@@ -50,7 +50,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from baseline.catalog import Catalog, Control, KindRef, Target, load_catalog
+from baseline.catalog import Catalog, Control, KindRef, Target, intent_catalog
 from baseline.evaluator import intent_params
 from baseline.exceptions import describe_scope, is_expired
 from baseline.intent import ExceptionIntent, Intent
@@ -855,7 +855,7 @@ def render_admission(
     engine = engine or intent.admission.engine
     if engine not in _RENDERERS:
         raise AdmissionRenderError(f"unknown admission engine {engine!r}; expected one of {list(ENGINES)}")
-    catalog = catalog or load_catalog()
+    catalog = intent_catalog(intent, catalog)
     today = today or dt.date.today()
     render = _RENDERERS[engine]
     out: list[Manifest] = []

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from baseline import __version__
-from baseline.cli import audit, controls, fleet, history, init, pack, pack_config, plan, render, schema
+from baseline.cli import audit, controls, explain, fleet, history, init, pack, pack_config, plan, render, schema
 from baseline.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_BLOCKED,
@@ -47,6 +47,7 @@ __all__ = [
 COMMANDS: tuple[Command, ...] = (
     plan.COMMAND,
     controls.COMMAND,
+    explain.COMMAND,
     pack_config.COMMAND,
     render.COMMAND,
     audit.COMMAND,

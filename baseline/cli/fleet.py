@@ -133,6 +133,7 @@ class _FleetJudge:
         from pathlib import Path
 
         from baseline.audit import exceptions_from_records
+        from baseline.catalog import intent_catalog
         from baseline.evaluator import Evaluator
         from baseline.loader import intent_from_config, read_stack_config
 
@@ -142,7 +143,9 @@ class _FleetJudge:
                 intent = intent_from_config(
                     read_stack_config(stack_file), base_dir=self.stacks_dir, source=str(stack_file)
                 )
-                return Evaluator.for_intent(intent, self.catalog, today=self.today), intent
+                # the intent's customControls join the built-ins (the shipped catalog when it names none)
+                catalog = intent_catalog(intent) if intent.custom_controls else self.catalog
+                return Evaluator.for_intent(intent, catalog, today=self.today), intent
             snapshot.problems.append(
                 f"no {stack_file}: judged with the catalog's default modes and no intent parameters"
             )

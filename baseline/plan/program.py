@@ -262,11 +262,13 @@ def run_program(
     failure: list[BaseException] = []
     log = _ProgramLog()
 
+    stacks_abs = Path(stacks_dir).resolve() if stacks_dir is not None else None  # before the chdir below
+
     def main() -> None:
-        if stacks_dir is not None:
+        if stacks_abs is not None:
             from providers.program import STACKS_DIR
 
-            STACKS_DIR.set(Path(stacks_dir).resolve())  # this run's context only
+            STACKS_DIR.set(stacks_abs)  # this run's context only
         runpy.run_path(str(program_dir), run_name="__main__")
 
     def run() -> None:

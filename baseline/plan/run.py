@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from baseline.catalog import SEVERITY_ORDER, Catalog, Control, load_catalog
+from baseline.catalog import SEVERITY_ORDER, Catalog, Control, intent_catalog
 from baseline.loader import intent_from_config, read_stack_config
 from baseline.plan.analyzer import Diagnostic, PackInfo, PackProcess, load_policy_pack_config, reconcile_policy_config
 from baseline.plan.program import RegisteredResource, _analyzer_resources, _with_default_providers, run_program
@@ -156,10 +156,15 @@ def default_stacks_dir(project_dir: Path) -> Path:
 
 def default_program(project_dir: Path, stacks: Path) -> Path:
     """The program ``plan`` runs without ``--program``: ``main`` of the project in ``project_dir`` (its
-    own directory if it names none), else the stacks directory."""
+    own directory if it names none), else the stacks directory's ``__main__.py``, else the package's own
+    program (:mod:`providers.default_program`): stack files alone need no copy of a program."""
     project = _project_file(project_dir)
     if project is None:
-        return stacks
+        if (stacks / "__main__.py").is_file():
+            return stacks
+        import providers.default_program
+
+        return Path(providers.default_program.__file__).resolve().parent
     main = project.get("main")
     return project_dir / main if isinstance(main, str) and main else project_dir
 
@@ -195,7 +200,7 @@ def run_plan(
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in stacks.glob("Pulumi.*.yaml"))
         hint = f"; stacks in {stacks}: {', '.join(known)}" if known else ""
         raise PlanError(f"no stack file {stack_file}{hint}")
-    intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
+    intent = intent_from_config(read_stack_config(stack_file), base_dir=stacks, source=str(stack_file))
     config = read_stack_file(stack_file)
     given = load_policy_pack_config(policy_pack_config) if policy_pack_config else None
     pack_path = Path(pack_dir) if pack_dir is not None else installed_pack_dir()
@@ -205,7 +210,7 @@ def run_plan(
     if not (program_path / "__main__.py").is_file() and not program_path.is_file():
         raise PlanError(f"no stack program at {program_path} (no __main__.py)")
     wire_config = engine_config(config)
-    catalog = load_catalog()
+    catalog = intent_catalog(intent)  # the built-ins and the intent's customControls, as the pack has them
 
     pack_env = dict(os.environ if env is None else env)
     pack_env["FLEET_BASELINE_STACKS_DIR"] = str(stacks.resolve())

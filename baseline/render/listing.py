@@ -40,6 +40,7 @@ def _target_row(target: Target, control: Control | None = None) -> dict[str, Any
         "preview": True,
         "admission": reason is None,
         "audit": True,
+        "message": " ".join(target.message.split()),
     }
     if reason is not None:
         row["notAtAdmission"] = reason
@@ -59,6 +60,9 @@ def control_rows(catalog: Catalog, intent: Intent | None = None) -> list[dict[st
                 "severity": control.severity,
                 "defaultMode": control.default_mode,
                 "mode": mode,
+                "description": control.description,
+                "rationale": " ".join(control.rationale.split()),
+                "remediation": " ".join(control.remediation.split()),
                 "references": control.references.frameworks(),
                 "targets": [_target_row(t, control) for t in control.targets],
             }

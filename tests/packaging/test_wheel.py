@@ -4,6 +4,7 @@ environment with one cloud's extra and nothing of the other clouds."""
 from __future__ import annotations
 
 import email
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_the_wheel_and_sdist_carry_the_catalog_the_pack_and_the_licence(dist: Di
     shipped = {str(p.relative_to(REPO_ROOT)) for p in controls.rglob("*.yaml")}
     assert shipped and shipped <= names  # every control and every example
     assert {"policy_packs/baseline/__main__.py", "policy_packs/baseline/PulumiPolicy.yaml"} <= names
-    assert "providers/program.py" in names and "baseline/py.typed" in names
+    assert {"providers/program.py", "providers/default_program/__main__.py", "baseline/py.typed"} <= names
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     with tarfile.open(dist.sdist) as sdist:
         members = {m.name.split("/", 1)[1] for m in sdist.getmembers() if "/" in m.name}
@@ -78,6 +79,18 @@ def test_a_new_users_project_plans_in_the_clean_environment(aws_env: Env, tmp_pa
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "OK: no mandatory violations" in done.stdout
     assert "fleet-baseline:eks:Cluster" in done.stdout or "aws:eks/cluster:Cluster" in done.stdout
+    # the team's own control, named by the intent: the pack and audit judge it like a built-in
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "custom_controls", tmp_path / "acme" / "acme-controls")
+    with (tmp_path / "acme" / "stacks" / "intents" / "baseline.yaml").open("a") as intent:
+        intent.write("\ncustomControls: [../acme-controls]\n")
+    fb = str(aws_env.bin("fleet-baseline"))
+    done = run([fb, "controls", "validate", "acme-controls"], cwd=tmp_path / "acme")
+    done = run([fb, "plan", "--stack", "eks-dev"], cwd=tmp_path / "acme", check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "X-ACME-01 low      ADVISORY  x-acme-01-namespace-cost-center" in done.stdout
+    (tmp_path / "acme" / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: apps}\n")
+    audit = run([fb, "audit", "--stack", "eks-dev", "--manifests", "ns.yaml"], cwd=tmp_path / "acme", check=False)
+    assert "X-ACME-01 Every namespace names its cost center" in audit.stdout, audit.stdout + audit.stderr
     # a GKE stack in the same environment: a clear message naming the extra, exit 3, nothing half-made
     run([str(aws_env.bin("fleet-baseline")), "init", "other", "--cloud", "gke"], cwd=tmp_path)
     gke = run([str(aws_env.bin("fleet-baseline")), "plan", "--stack", "gke-dev"], cwd=tmp_path / "other", check=False)

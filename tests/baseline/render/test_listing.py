@@ -99,3 +99,36 @@ def test_docs_controls_md_is_generated_and_has_no_blank_cell() -> None:
     cl07 = next(r for r in rows if r["id"] == "CL-07")
     assert "launchTemplate" in cl07["eks"] and "metadataOptions.httpTokens" in cl07["eks"]
     assert cl07["aks"].startswith("n/a:") and "NS-03" in cl07["aks"]
+
+
+def test_json_carries_why_and_how_to_fix_each_control_and_target() -> None:
+    _, out, _ = run("controls", "--json")
+    catalog = load_catalog()
+    for row in json.loads(out):
+        control = catalog[row["id"]]
+        assert row["rationale"] == " ".join(control.rationale.split()) and row["rationale"]
+        assert row["remediation"] == " ".join(control.remediation.split()) and row["remediation"]
+        assert row["description"] == control.description
+        for target, row_target in zip(control.targets, row["targets"], strict=True):
+            if target.not_applicable is None:
+                assert row_target["message"] == " ".join(target.message.split())
+
+
+def test_explain_prints_the_whole_control() -> None:
+    code, out, _ = run("explain", "cl-03")
+    assert code == 0
+    control = load_catalog()["CL-03"]
+    flat = " ".join(out.split())
+    for text in (control.title, control.rationale, control.remediation, control.targets[0].message):
+        assert " ".join(text.split()) in flat
+    assert "eks 5.4.1" in out and "aws:eks/cluster:Cluster: runs at: preview, audit" in out
+    assert run("explain", control.policy_name)[1] == out  # by policy name too
+    code, js, _ = run("explain", "POD-01", "--json")
+    row = json.loads(js)
+    assert code == 0 and row["id"] == "POD-01" and row["examples"]["fail"] >= 1
+    assert row["targets"][0]["admission"] is True
+
+
+def test_explain_an_unknown_control_is_bad_input_listing_the_known_ones() -> None:
+    code, _, err = run("explain", "XX-99")
+    assert code == 2 and "no control 'XX-99'" in err and "CL-01" in err
