@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AREA_NAMES",
     "CONTROLS_DIR",
-    "AdmissionSettings",
     "CUSTOM_ID",
+    "AdmissionSettings",
     "Catalog",
     "CatalogError",
     "CisRef",
