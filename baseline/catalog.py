@@ -30,12 +30,9 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
-
-if TYPE_CHECKING:
-    from baseline.intent import Intent
 
 __all__ = [
     "AREA_NAMES",
@@ -656,7 +653,15 @@ def _cached_catalog(directory: Path, extra: tuple[Path, ...]) -> Catalog:
     return _load_catalog_from(directory, extra)
 
 
-def intent_catalog(intent: Intent, catalog: Catalog | None = None) -> Catalog:
+class HasCustomControls(Protocol):
+    """What :func:`intent_catalog` reads of an intent (``baseline.intent.Intent`` is one); declared
+    here so the catalog needs nothing of the intent model, which reads the catalog."""
+
+    @property
+    def custom_controls(self) -> Sequence[str]: ...
+
+
+def intent_catalog(intent: HasCustomControls, catalog: Catalog | None = None) -> Catalog:
     """The catalog an intent is judged by: ``catalog`` if given, else the shipped one plus the intent's
     ``customControls`` directories."""
     if catalog is not None:
