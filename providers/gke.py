@@ -66,8 +66,9 @@ Decisions:
   Artifact Registry needs ``roles/artifactregistry.reader`` on those repositories, granted where
   the repositories are managed. Pools autoscale between the intent's sizes as totals over the
   pool's zones; ``desiredSize`` is left to the autoscaler (GKE's initial count is per zone).
-* **The Kubernetes provider** depends on the node pools: the default pool is removed, and an
-  admission engine's Helm release has nowhere to run before a pool exists.
+* **The Kubernetes provider** depends on the node pools (the default pool is removed, and an
+  admission engine's Helm release has nowhere to run before a pool exists) and on the access
+  grants (the deployer reaches the cluster through a cluster-admin grant in the intent).
 """
 
 from __future__ import annotations
@@ -541,7 +542,7 @@ class GkeCluster(ClusterComponent):
             )
             for pool in intent.cluster.node_pools
         ]
-        self._access()
+        access = self._access()
         self._workload_identities()
 
         self.cluster_name = self.cluster.name
@@ -555,7 +556,10 @@ class GkeCluster(ClusterComponent):
             )
         )
         self._apply_baseline(
-            intent, depends_on=node_pools, service_account_annotations=service_account_annotations(intent)
+            intent,
+            # the deployer gets in through a cluster-admin grant (project IAM): no Kubernetes call before it
+            depends_on=[*node_pools, *access],
+            service_account_annotations=service_account_annotations(intent),
         )
         self.role_bindings = self._role_bindings()
         self._register()
@@ -581,9 +585,11 @@ class GkeCluster(ClusterComponent):
             ),
         ]
 
-    def _access(self) -> None:
-        for grant in access_grants(self._intent):
+    def _access(self) -> list[pulumi.Resource]:
+        return [
             projects.IAMMember(f"{self._name}-access-{grant.name}", **grant.member, opts=self._opts())
+            for grant in access_grants(self._intent)
+        ]
 
     def _workload_identities(self) -> None:
         """A Google service account per workload, bound to exactly its Kubernetes service account."""
