@@ -309,6 +309,27 @@ def test_prod_samples_warn_that_the_deployer_cannot_reach_the_private_endpoint(s
 
 
 @pytest.mark.slow
+def test_json_carries_each_resources_inputs_secrets_masked_and_dependencies() -> None:
+    """Like `pulumi preview --json` steps' new state: reviewers and CI read what will be created."""
+    code, out, err = _plan("--stack", "eks-prod", "--stacks-dir", str(STACKS), "--json")
+    assert code == 0, err
+    resources = {r["name"]: r for r in json.loads(out)["resources"]}
+    cluster = resources["prod-eu-1-cluster"]
+    assert cluster["inputs"]["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+    assert cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
+    provider = resources["prod-eu-1-k8s"]
+    assert provider["inputs"]["kubeconfig"] == "[secret]"  # a secret input is never printed
+    assert "kubelogin" not in out and "get-token" not in out
+    association = resources["prod-eu-1-access-platform-admins"]
+    assert association["urn"] in provider["dependencies"]
+    release_free = [r for r in resources.values() if r["type"] == "kubernetes:core/v1:Namespace"]
+    assert release_free and all(r["inputs"]["metadata"]["labels"] for r in release_free)
+
+
+@pytest.mark.slow
 def test_a_deployer_inside_the_network_gets_no_reachability_warning(tmp_path: Path) -> None:
     stacks = tmp_path / "stacks"
     shutil.copytree(STACKS, stacks, ignore=shutil.ignore_patterns("__pycache__"))
