@@ -531,7 +531,9 @@ class GkeCluster(ClusterComponent):
             # the default pool is created with the nodes' service account: it must exist, with its role
             f"{name}-cluster",
             **cluster_args(intent),
-            opts=self._opts(depends_on=node_roles),
+            # nodeConfig only shapes the throwaway default pool; once it is removed GKE reports another
+            # pool's config there, and a change to nodeConfig would replace the cluster
+            opts=self._opts(depends_on=node_roles, ignore_changes=["nodeConfig"]),
         )
         node_pools = [
             container.NodePool(

@@ -681,6 +681,13 @@ def test_a_pinned_version_is_not_downgraded_after_a_channel_upgrade(aks_prod: In
     assert ignored_changes(unmanaged) == []
 
 
+def test_the_cluster_ignores_version_changes_under_a_channel(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:
+    _build(aks_prod)
+    cluster = azure_mocks.one(CLUSTER)
+    assert cluster.inputs["kubernetesVersion"] == "1.33"
+    assert cluster.ignore_changes == ("kubernetesVersion",)
+
+
 def test_a_private_cluster_in_the_callers_network(aks_prod: Intent) -> None:
     subnet = (
         "/subscriptions/3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b/resourceGroups/rg-net/providers/"

@@ -768,3 +768,4 @@ def test_cluster_waits_for_the_node_service_account(gke_mocks: RecordingMocks, g
     account = gke_mocks.one("gcp:serviceaccount/account:Account", "prod-node-sa")
     assert account.urn in cluster.dependencies
     assert cluster.inputs["nodeConfig"]["serviceAccount"] == node_service_account_email(gke_prod)
+    assert cluster.ignore_changes == ("nodeConfig",)  # reported from another pool once the default one is gone
