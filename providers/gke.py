@@ -61,6 +61,11 @@ Decisions:
   does), and its project roles. The service account's e-mail is built from the account id and the
   project (known at preview), and the in-cluster baseline writes it as the Kubernetes service
   account's ``iam.gke.io/gcp-service-account`` annotation.
+* **Binary Authorization** is enforced from the project's singleton policy
+  (``PROJECT_SINGLETON_POLICY_ENFORCE``), which Google's default leaves at "allow everything": the
+  component manages that policy (:func:`binary_authorization_policy_args`) so this cluster admits
+  only ``registries.allowed``, the admission engine's images and Google's system images, blocking
+  or only logging the rest as CL-12's mode says. One stack per project owns the policy.
 * **Nodes** run as a dedicated service account with ``roles/container.defaultNodeServiceAccount``
   only (never the Compute Engine default account, which holds Editor). Pulling private images from
   Artifact Registry needs ``roles/artifactregistry.reader`` on those repositories, granted where
@@ -79,9 +84,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_gcp import container, projects, serviceaccount
+from pulumi_gcp import binaryauthorization, container, projects, serviceaccount
 from pulumi_kubernetes.rbac import v1 as rbac_v1
 
+from baseline.catalog import load_catalog
 from baseline.intent import GkeCluster as GkeLocation
 from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
 from baseline.requirements import common_problems, gke_account_id, gke_problems
@@ -91,6 +97,7 @@ from providers.incluster import BASELINE_VERSION_LABEL, Manifest, resource_name
 __all__ = [
     "ACCESS_ROLES",
     "CLUSTER_VIEWER_ROLE",
+    "ENGINE_IMAGE_PATTERNS",
     "GSA_ANNOTATION",
     "NODE_SERVICE_ACCOUNT_ROLES",
     "STAMP_LABEL",
@@ -100,6 +107,7 @@ __all__ = [
     "GkeCluster",
     "access_grants",
     "access_role_bindings",
+    "binary_authorization_policy_args",
     "cluster_args",
     "kubeconfig",
     "label_value",
@@ -138,6 +146,12 @@ CLUSTER_VIEWER_ROLE = "roles/container.clusterViewer"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 #: Least privilege for nodes (logging, monitoring, metadata), Google's replacement for Editor.
 NODE_SERVICE_ACCOUNT_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
+#: Where the admission engines' own images come from (their charts' defaults): a cluster that admits
+#: only the intent's registries must still admit the engine that enforces them.
+ENGINE_IMAGE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "kyverno": ("reg.kyverno.io/kyverno/**",),
+    "gatekeeper": ("docker.io/openpolicyagent/**",),
+}
 #: Kubernetes service account annotation naming the Google service account it acts as.
 GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
 #: The baseline stamp as a GCP label key (no dots or slashes in GCP labels); value: :func:`stamp_label_value`.
@@ -485,6 +499,50 @@ def service_account_annotations(intent: Intent) -> dict[tuple[str, str], dict[st
     }
 
 
+def _registry_pattern(prefix: str) -> str:
+    """An allowed registry prefix as a Binary Authorization name pattern (``**``: any depth below)."""
+    return f"{prefix}**" if prefix.endswith("/") else f"{prefix}/**"
+
+
+def binary_authorization_policy_args(intent: Intent) -> dict[str, Any] | None:
+    """The project's Binary Authorization policy, so the cluster's enforcement checks something.
+
+    ``PROJECT_SINGLETON_POLICY_ENFORCE`` alone enforces whatever the project's policy says, and
+    Google's default policy allows every image. This one admits, on this cluster, only images from
+    ``registries.allowed`` (and the admission engine's own), plus Google's system images
+    (``globalPolicyEvaluationMode: ENABLE``); other clusters of the project keep the default rule
+    (allow). CL-12's mode sets the enforcement: ``audit`` logs what would be refused
+    (``DRYRUN_AUDIT_LOG_ONLY``), ``enforce`` blocks it. The policy is a project singleton: in a
+    project with several clusters, one stack must own it (see the README).
+    """
+    if not intent.hardening.binary_authorization:
+        return None
+    loc = _location(intent)
+    mode = intent.mode_for("CL-12", load_catalog()["CL-12"].default_mode)
+    if mode == "off":
+        return None
+    patterns = [_registry_pattern(r) for r in intent.registries.allowed]
+    patterns += list(ENGINE_IMAGE_PATTERNS.get(intent.admission.engine, ()))
+    return {
+        "project": loc.project,
+        "description": f"fleet-baseline: images admitted on {intent.cluster.name} (registries.allowed)",
+        "global_policy_evaluation_mode": "ENABLE",
+        "admission_whitelist_patterns": [{"name_pattern": p} for p in dict.fromkeys(patterns)],
+        "default_admission_rule": {
+            "evaluation_mode": "ALWAYS_ALLOW",
+            "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+        },
+        "cluster_admission_rules": [
+            {
+                "cluster": f"{loc.location}.{intent.cluster.name}",
+                # no registries listed: the intent restricts none, and neither does the policy
+                "evaluation_mode": "ALWAYS_DENY" if intent.registries.allowed else "ALWAYS_ALLOW",
+                "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG" if mode == "enforce" else "DRYRUN_AUDIT_LOG_ONLY",
+            }
+        ],
+    }
+
+
 def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
     """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it."""
     server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
@@ -535,6 +593,14 @@ class GkeCluster(ClusterComponent):
             # pool's config there, and a change to nodeConfig would replace the cluster
             opts=self._opts(depends_on=node_roles, ignore_changes=["nodeConfig"]),
         )
+        policy_args = binary_authorization_policy_args(intent)
+        if policy_args is not None:
+            # before any workload: the Kubernetes provider (and so every pod the baseline starts) waits
+            self.image_policy: binaryauthorization.Policy | None = binaryauthorization.Policy(
+                f"{name}-image-policy", **policy_args, opts=self._opts()
+            )
+        else:
+            self.image_policy = None
         node_pools = [
             container.NodePool(
                 f"{name}-nodes-{pool.name}",
@@ -560,7 +626,7 @@ class GkeCluster(ClusterComponent):
         self._apply_baseline(
             intent,
             # the deployer gets in through a cluster-admin grant (project IAM): no Kubernetes call before it
-            depends_on=[*node_pools, *access],
+            depends_on=[*node_pools, *access, *([self.image_policy] if self.image_policy else [])],
             service_account_annotations=service_account_annotations(intent),
         )
         self.role_bindings = self._role_bindings()
