@@ -53,6 +53,22 @@ def _aws_deployer() -> Any:
     return AwsDeployer(role_arn=str(role_arn) if role_arn else None, profile=aws.get("profile"))
 
 
+def _azure_deployer() -> Any:
+    """How the stack's Azure provider signs in (``azure-native:useOidc``/``useMsi``/``clientId``), so
+    kubelogin signs in the same way instead of with whatever Azure CLI session is around."""
+    from providers.aks import AzureDeployer
+
+    azure = pulumi.Config("azure-native")
+    client_id = azure.get("clientId")
+    if azure.get_bool("useOidc"):
+        return AzureDeployer("workloadidentity", client_id)
+    if azure.get_bool("useMsi"):
+        return AzureDeployer("msi", client_id)
+    if client_id:
+        return AzureDeployer("spn", client_id)
+    return AzureDeployer()
+
+
 def _cluster_component(intent: Intent) -> Any:
     module_name, class_name = COMPONENTS[intent.cluster.cloud]
     try:
@@ -64,7 +80,8 @@ def _cluster_component(intent: Intent) -> Any:
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
         ) from None
     try:
-        kwargs = {"deployer": _aws_deployer()} if intent.cluster.cloud == "eks" else {}
+        deployers = {"eks": _aws_deployer, "aks": _azure_deployer}
+        kwargs = {"deployer": deployers[intent.cluster.cloud]()} if intent.cluster.cloud in deployers else {}
         return getattr(module, class_name)(intent.cluster.name, intent, **kwargs)
     except ValueError as err:
         # a component refuses, before registering anything, what its cloud cannot build from a valid

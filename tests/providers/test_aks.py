@@ -25,6 +25,7 @@ from providers.aks import (
     TYPE_TOKEN,
     WORKLOAD_IDENTITY_AUDIENCE,
     AksCluster,
+    AzureDeployer,
     access_role_assignments,
     admin_group_object_ids,
     agent_pool_profiles,
@@ -723,6 +724,29 @@ def test_a_public_endpoint_admits_the_deployer(aks_prod: Intent) -> None:
     }
     profile = cluster_args(_with(aks_prod, "hardening.endpoint", endpoint), "id")["api_server_access_profile"]
     assert profile["authorized_ip_ranges"] == ["203.0.113.0/24", "198.51.100.7/32"]
+
+
+@pytest.mark.parametrize(
+    ("deployer", "tail"),
+    [
+        (AzureDeployer("spn", "cid"), ["--login", "spn"]),
+        (AzureDeployer("msi"), ["--login", "msi"]),
+        (AzureDeployer("msi", "cid"), ["--login", "msi"]),
+        (AzureDeployer("workloadidentity", "cid"), ["--login", "workloadidentity"]),
+    ],
+)
+def test_kubelogin_signs_in_as_the_provider_does(deployer: AzureDeployer, tail: list[str]) -> None:
+    args = kubeconfig("prod-eu-1", AKS_SERVER, "Q0E=", TENANT, deployer)["users"][0]["user"]["exec"]["args"]
+    assert args[1:3] == tail
+    assert (args[-2:] == ["--client-id", "cid"]) is bool(deployer.client_id)
+    assert not [a for a in args if "secret" in a.lower()]  # the secret stays in the runner's environment
+
+
+def test_a_service_principal_login_needs_its_client_id() -> None:
+    with pytest.raises(ValueError, match="needs the client id"):
+        AzureDeployer("spn")
+    with pytest.raises(ValueError, match="expected azurecli"):
+        AzureDeployer("devicecode")
 
 
 def test_kubeconfig_is_secret_and_the_baseline_uses_its_provider(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:
