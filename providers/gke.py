@@ -109,6 +109,7 @@ __all__ = [
     "access_role_bindings",
     "binary_authorization_policy_args",
     "cluster_args",
+    "deployer_access_problem",
     "kubeconfig",
     "label_value",
     "logging_components",
@@ -543,8 +544,29 @@ def binary_authorization_policy_args(intent: Intent) -> dict[str, Any] | None:
     }
 
 
-def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
-    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it."""
+def deployer_access_problem(intent: Intent, service_account: str) -> str | None:
+    """Why a service account the stack's provider impersonates may be refused by the cluster, or ``None``.
+
+    Only a direct cluster-admin grant is provable here: membership of a granted group is Google's to
+    know, so the caller logs this as a warning, not a refusal.
+    """
+    member = f"serviceAccount:{service_account}"
+    if any(g.gcp is not None and g.gcp.member == member for g in intent.cluster_admins()):
+        return None
+    return (
+        f"`pulumi up` impersonates {service_account}, which no cluster-admin grant of {intent.cluster.name!r} names"
+        " directly: unless a granted group contains it, every Kubernetes call of the in-cluster baseline is refused"
+    )
+
+
+def kubeconfig(context: str, endpoint: str, ca_data: str, impersonate: str | None = None) -> dict[str, Any]:
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it.
+
+    ``impersonate``: the service account the stack's Google provider impersonates
+    (``gcp:impersonateServiceAccount``); gcloud, which the plugin asks for the token, then
+    impersonates it too (``CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT``) instead of signing as
+    whoever is logged in.
+    """
     server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
     plugin = {
         "command": "gke-gcloud-auth-plugin",
@@ -555,6 +577,8 @@ def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
         "provideClusterInfo": True,
         "interactiveMode": "Never",
     }
+    if impersonate:
+        plugin["env"] = [{"name": "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT", "value": impersonate}]
     return exec_kubeconfig(context, server, ca_data, plugin)
 
 
@@ -565,7 +589,8 @@ class GkeCluster(ClusterComponent):
     """A GKE cluster built from the intent, with its in-cluster baseline applied.
 
     ``gcp_provider`` is used for every Google Cloud resource when given; otherwise the default
-    provider (every resource names the intent's project and location either way).
+    provider (every resource names the intent's project and location either way). ``impersonate``:
+    the service account that provider impersonates; the kubeconfig's token is then that account's.
 
     Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
     kubeconfig authenticates with ``gke-gcloud-auth-plugin``; ``endpoint`` is an ``https://`` URL.
@@ -578,10 +603,15 @@ class GkeCluster(ClusterComponent):
         opts: pulumi.ResourceOptions | None = None,
         *,
         gcp_provider: pulumi.ProviderResource | None = None,
+        impersonate: str | None = None,
     ) -> None:
         validate_intent(intent)  # before anything registers: a refused intent leaves nothing half-made
         super().__init__(TYPE_TOKEN, name, opts, gcp_provider)
         self._intent, self._gcp = intent, gcp_provider
+        if impersonate:
+            problem = deployer_access_problem(intent, impersonate)
+            if problem is not None:
+                pulumi.log.warn(problem, resource=self)
         loc = _location(intent)
 
         node_roles = self._node_service_account()
@@ -620,7 +650,7 @@ class GkeCluster(ClusterComponent):
         ca_data = self.cluster.master_auth.apply(lambda m: str(m.cluster_ca_certificate))
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.endpoint, ca_data).apply(
-                lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1])))
+                lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1]), impersonate))
             )
         )
         self._apply_baseline(

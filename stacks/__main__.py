@@ -80,8 +80,13 @@ def _cluster_component(intent: Intent) -> Any:
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
         ) from None
     try:
-        deployers = {"eks": _aws_deployer, "aks": _azure_deployer}
-        kwargs = {"deployer": deployers[intent.cluster.cloud]()} if intent.cluster.cloud in deployers else {}
+        kwargs: dict[str, Any] = {}
+        if intent.cluster.cloud == "eks":
+            kwargs["deployer"] = _aws_deployer()
+        elif intent.cluster.cloud == "aks":
+            kwargs["deployer"] = _azure_deployer()
+        else:  # the service account the Google provider impersonates, if any
+            kwargs["impersonate"] = pulumi.Config("gcp").get("impersonateServiceAccount")
         return getattr(module, class_name)(intent.cluster.name, intent, **kwargs)
     except ValueError as err:
         # a component refuses, before registering anything, what its cloud cannot build from a valid

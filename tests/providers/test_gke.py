@@ -29,6 +29,7 @@ from providers.gke import (
     access_role_bindings,
     binary_authorization_policy_args,
     cluster_args,
+    deployer_access_problem,
     kubeconfig,
     label_value,
     logging_components,
@@ -805,3 +806,17 @@ def test_the_image_policy_exists_before_any_kubernetes_call(gke_mocks: Recording
     provider = gke_mocks.one("pulumi:providers:kubernetes", "prod-k8s")
     assert policy.urn in provider.dependencies
     assert policy.inputs["clusterAdmissionRules"][0]["cluster"] == "europe-west1.prod-eu-1"
+
+
+def test_the_kubeconfig_impersonates_as_the_provider_does(gke_prod: Intent) -> None:
+    sa = "deployer@acme-prod.iam.gserviceaccount.com"
+    exec_ = kubeconfig("ctx", "1.2.3.4", "Q0E=", sa)["users"][0]["user"]["exec"]
+    assert exec_["env"] == [{"name": "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT", "value": sa}]
+    assert "env" not in kubeconfig("ctx", "1.2.3.4", "Q0E=")["users"][0]["user"]["exec"]
+    assert deployer_access_problem(gke_prod, sa) is not None  # not a direct cluster-admin grant
+    admins = _with(
+        gke_prod,
+        "access",
+        [{**gke_prod.access[0].model_dump(by_alias=True), "gcp": {"member": f"serviceAccount:{sa}"}}],
+    )
+    assert deployer_access_problem(admins, sa) is None
