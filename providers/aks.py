@@ -115,6 +115,7 @@ __all__ = [
     "USE_LABEL",
     "WORKLOAD_IDENTITY_AUDIENCE",
     "AksCluster",
+    "AzureDeployer",
     "RoleAssignmentSpec",
     "access_role_assignments",
     "admin_group_object_ids",
@@ -569,9 +570,35 @@ def credentials_endpoint(kubeconfig_b64: str) -> tuple[str, str]:
         raise ValueError(f"the AKS credentials are not a kubeconfig with a cluster server and CA ({exc})") from None
 
 
-def kubeconfig(cluster_name: str, server: str, ca_data: str, tenant_id: str) -> dict[str, Any]:
-    """A kubeconfig that authenticates with kubelogin (Entra ID): no long-lived credential in it."""
-    args = ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_ID, "--tenant-id", tenant_id]
+@dataclass(frozen=True, slots=True)
+class AzureDeployer:
+    """How the stack's Azure provider signs in, which kubelogin must follow (``--login``).
+
+    ``login``: ``azurecli`` (the provider's default), ``spn`` (a service principal: kubelogin reads its
+    secret from ``AAD_SERVICE_PRINCIPAL_CLIENT_SECRET``), ``msi`` (a managed identity) or
+    ``workloadidentity`` (OIDC federation in CI: ``AZURE_FEDERATED_TOKEN_FILE``). ``client_id``: the
+    service principal or identity. No secret ever goes into the kubeconfig.
+    """
+
+    login: str = "azurecli"
+    client_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.login not in ("azurecli", "spn", "msi", "workloadidentity"):
+            raise ValueError(f"kubelogin login {self.login!r}: expected azurecli, spn, msi or workloadidentity")
+        if self.login in ("spn", "workloadidentity") and not self.client_id:
+            raise ValueError(f"kubelogin login {self.login!r} needs the client id the provider signs in with")
+
+
+def kubeconfig(
+    cluster_name: str, server: str, ca_data: str, tenant_id: str, deployer: AzureDeployer | None = None
+) -> dict[str, Any]:
+    """A kubeconfig that authenticates with kubelogin (Entra ID) as the stack's Azure provider does:
+    no long-lived credential in it."""
+    login = deployer or AzureDeployer()
+    args = ["get-token", "--login", login.login, "--server-id", AKS_AAD_SERVER_ID, "--tenant-id", tenant_id]
+    if login.client_id:
+        args += ["--client-id", login.client_id]
     plugin = {"command": "kubelogin", "args": args, "interactiveMode": "Never", "provideClusterInfo": False}
     return exec_kubeconfig(cluster_name, server, ca_data, plugin)
 
@@ -638,6 +665,7 @@ class AksCluster(ClusterComponent):
         opts: pulumi.ResourceOptions | None = None,
         *,
         azure_provider: pulumi.ProviderResource | None = None,
+        deployer: AzureDeployer | None = None,
     ) -> None:
         check_intent(intent)  # before anything is registered: nothing half-made
         super().__init__(TYPE_TOKEN, name, opts, azure_provider)
@@ -674,7 +702,7 @@ class AksCluster(ClusterComponent):
         self.endpoint = pulumi.Output.unsecret(server.apply(lambda s: s[0]))  # an address, not a credential
         self.oidc_issuer = issuer
         self.kubeconfig = pulumi.Output.secret(
-            server.apply(lambda s: json.dumps(kubeconfig(intent.cluster.name, s[0], s[1], loc.tenant_id)))
+            server.apply(lambda s: json.dumps(kubeconfig(intent.cluster.name, s[0], s[1], loc.tenant_id, deployer)))
         )
         self._apply_baseline(intent, depends_on=access, service_account_annotations=annotations)
         self._register()

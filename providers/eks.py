@@ -852,7 +852,7 @@ class EksCluster(ClusterComponent):
 
     def _deployer_ingress(self) -> list[pulumi.Resource]:
         """The deployer's CIDRs on 443 of the cluster security group (the private endpoint's)."""
-        group = self.cluster.vpc_config.apply(lambda v: str(v.cluster_security_group_id))
+        group: pulumi.Output[Any] = self.cluster.vpc_config.apply(lambda v: v.cluster_security_group_id)
         return [
             aws_vpc.SecurityGroupIngressRule(
                 f"{self._name}-deployer-{i}", security_group_id=group, **rule, opts=self._opts()

@@ -61,13 +61,19 @@ Decisions:
   does), and its project roles. The service account's e-mail is built from the account id and the
   project (known at preview), and the in-cluster baseline writes it as the Kubernetes service
   account's ``iam.gke.io/gcp-service-account`` annotation.
+* **Binary Authorization** is enforced from the project's singleton policy
+  (``PROJECT_SINGLETON_POLICY_ENFORCE``), which Google's default leaves at "allow everything": the
+  component manages that policy (:func:`binary_authorization_policy_args`) so this cluster admits
+  only ``registries.allowed``, the admission engine's images and Google's system images, blocking
+  or only logging the rest as CL-12's mode says. One stack per project owns the policy.
 * **Nodes** run as a dedicated service account with ``roles/container.defaultNodeServiceAccount``
   only (never the Compute Engine default account, which holds Editor). Pulling private images from
   Artifact Registry needs ``roles/artifactregistry.reader`` on those repositories, granted where
   the repositories are managed. Pools autoscale between the intent's sizes as totals over the
   pool's zones; ``desiredSize`` is left to the autoscaler (GKE's initial count is per zone).
-* **The Kubernetes provider** depends on the node pools: the default pool is removed, and an
-  admission engine's Helm release has nowhere to run before a pool exists.
+* **The Kubernetes provider** depends on the node pools (the default pool is removed, and an
+  admission engine's Helm release has nowhere to run before a pool exists) and on the access
+  grants (the deployer reaches the cluster through a cluster-admin grant in the intent).
 """
 
 from __future__ import annotations
@@ -78,9 +84,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-from pulumi_gcp import container, projects, serviceaccount
+from pulumi_gcp import binaryauthorization, container, projects, serviceaccount
 from pulumi_kubernetes.rbac import v1 as rbac_v1
 
+from baseline.catalog import load_catalog
 from baseline.intent import GkeCluster as GkeLocation
 from baseline.intent import Intent, NamespaceScope, NodePool, WorkloadIdentity
 from baseline.requirements import common_problems, gke_account_id, gke_problems
@@ -90,6 +97,7 @@ from providers.incluster import BASELINE_VERSION_LABEL, Manifest, resource_name
 __all__ = [
     "ACCESS_ROLES",
     "CLUSTER_VIEWER_ROLE",
+    "ENGINE_IMAGE_PATTERNS",
     "GSA_ANNOTATION",
     "NODE_SERVICE_ACCOUNT_ROLES",
     "STAMP_LABEL",
@@ -99,7 +107,9 @@ __all__ = [
     "GkeCluster",
     "access_grants",
     "access_role_bindings",
+    "binary_authorization_policy_args",
     "cluster_args",
+    "deployer_access_problem",
     "kubeconfig",
     "label_value",
     "logging_components",
@@ -137,6 +147,12 @@ CLUSTER_VIEWER_ROLE = "roles/container.clusterViewer"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
 #: Least privilege for nodes (logging, monitoring, metadata), Google's replacement for Editor.
 NODE_SERVICE_ACCOUNT_ROLES: tuple[str, ...] = ("roles/container.defaultNodeServiceAccount",)
+#: Where the admission engines' own images come from (their charts' defaults): a cluster that admits
+#: only the intent's registries must still admit the engine that enforces them.
+ENGINE_IMAGE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "kyverno": ("reg.kyverno.io/kyverno/**",),
+    "gatekeeper": ("docker.io/openpolicyagent/**",),
+}
 #: Kubernetes service account annotation naming the Google service account it acts as.
 GSA_ANNOTATION = "iam.gke.io/gcp-service-account"
 #: The baseline stamp as a GCP label key (no dots or slashes in GCP labels); value: :func:`stamp_label_value`.
@@ -484,8 +500,73 @@ def service_account_annotations(intent: Intent) -> dict[tuple[str, str], dict[st
     }
 
 
-def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
-    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it."""
+def _registry_pattern(prefix: str) -> str:
+    """An allowed registry prefix as a Binary Authorization name pattern (``**``: any depth below)."""
+    return f"{prefix}**" if prefix.endswith("/") else f"{prefix}/**"
+
+
+def binary_authorization_policy_args(intent: Intent) -> dict[str, Any] | None:
+    """The project's Binary Authorization policy, so the cluster's enforcement checks something.
+
+    ``PROJECT_SINGLETON_POLICY_ENFORCE`` alone enforces whatever the project's policy says, and
+    Google's default policy allows every image. This one admits, on this cluster, only images from
+    ``registries.allowed`` (and the admission engine's own), plus Google's system images
+    (``globalPolicyEvaluationMode: ENABLE``); other clusters of the project keep the default rule
+    (allow). CL-12's mode sets the enforcement: ``audit`` logs what would be refused
+    (``DRYRUN_AUDIT_LOG_ONLY``), ``enforce`` blocks it. The policy is a project singleton: in a
+    project with several clusters, one stack must own it (see the README).
+    """
+    if not intent.hardening.binary_authorization:
+        return None
+    loc = _location(intent)
+    mode = intent.mode_for("CL-12", load_catalog()["CL-12"].default_mode)
+    if mode == "off":
+        return None
+    patterns = [_registry_pattern(r) for r in intent.registries.allowed]
+    patterns += list(ENGINE_IMAGE_PATTERNS.get(intent.admission.engine, ()))
+    return {
+        "project": loc.project,
+        "description": f"fleet-baseline: images admitted on {intent.cluster.name} (registries.allowed)",
+        "global_policy_evaluation_mode": "ENABLE",
+        "admission_whitelist_patterns": [{"name_pattern": p} for p in dict.fromkeys(patterns)],
+        "default_admission_rule": {
+            "evaluation_mode": "ALWAYS_ALLOW",
+            "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG",
+        },
+        "cluster_admission_rules": [
+            {
+                "cluster": f"{loc.location}.{intent.cluster.name}",
+                # no registries listed: the intent restricts none, and neither does the policy
+                "evaluation_mode": "ALWAYS_DENY" if intent.registries.allowed else "ALWAYS_ALLOW",
+                "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG" if mode == "enforce" else "DRYRUN_AUDIT_LOG_ONLY",
+            }
+        ],
+    }
+
+
+def deployer_access_problem(intent: Intent, service_account: str) -> str | None:
+    """Why a service account the stack's provider impersonates may be refused by the cluster, or ``None``.
+
+    Only a direct cluster-admin grant is provable here: membership of a granted group is Google's to
+    know, so the caller logs this as a warning, not a refusal.
+    """
+    member = f"serviceAccount:{service_account}"
+    if any(g.gcp is not None and g.gcp.member == member for g in intent.cluster_admins()):
+        return None
+    return (
+        f"`pulumi up` impersonates {service_account}, which no cluster-admin grant of {intent.cluster.name!r} names"
+        " directly: unless a granted group contains it, every Kubernetes call of the in-cluster baseline is refused"
+    )
+
+
+def kubeconfig(context: str, endpoint: str, ca_data: str, impersonate: str | None = None) -> dict[str, Any]:
+    """A kubeconfig that authenticates with ``gke-gcloud-auth-plugin``: no long-lived credential in it.
+
+    ``impersonate``: the service account the stack's Google provider impersonates
+    (``gcp:impersonateServiceAccount``); gcloud, which the plugin asks for the token, then
+    impersonates it too (``CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT``) instead of signing as
+    whoever is logged in.
+    """
     server = endpoint if endpoint.startswith("https://") else f"https://{endpoint}"
     plugin = {
         "command": "gke-gcloud-auth-plugin",
@@ -496,6 +577,8 @@ def kubeconfig(context: str, endpoint: str, ca_data: str) -> dict[str, Any]:
         "provideClusterInfo": True,
         "interactiveMode": "Never",
     }
+    if impersonate:
+        plugin["env"] = [{"name": "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT", "value": impersonate}]
     return exec_kubeconfig(context, server, ca_data, plugin)
 
 
@@ -506,7 +589,8 @@ class GkeCluster(ClusterComponent):
     """A GKE cluster built from the intent, with its in-cluster baseline applied.
 
     ``gcp_provider`` is used for every Google Cloud resource when given; otherwise the default
-    provider (every resource names the intent's project and location either way).
+    provider (every resource names the intent's project and location either way). ``impersonate``:
+    the service account that provider impersonates; the kubeconfig's token is then that account's.
 
     Outputs as every cluster component's (:class:`~providers.cluster.ClusterComponent`). The
     kubeconfig authenticates with ``gke-gcloud-auth-plugin``; ``endpoint`` is an ``https://`` URL.
@@ -519,10 +603,15 @@ class GkeCluster(ClusterComponent):
         opts: pulumi.ResourceOptions | None = None,
         *,
         gcp_provider: pulumi.ProviderResource | None = None,
+        impersonate: str | None = None,
     ) -> None:
         validate_intent(intent)  # before anything registers: a refused intent leaves nothing half-made
         super().__init__(TYPE_TOKEN, name, opts, gcp_provider)
         self._intent, self._gcp = intent, gcp_provider
+        if impersonate:
+            problem = deployer_access_problem(intent, impersonate)
+            if problem is not None:
+                pulumi.log.warn(problem, resource=self)
         loc = _location(intent)
 
         node_roles = self._node_service_account()
@@ -530,8 +619,18 @@ class GkeCluster(ClusterComponent):
             # the default pool is created with the nodes' service account: it must exist, with its role
             f"{name}-cluster",
             **cluster_args(intent),
-            opts=self._opts(depends_on=node_roles),
+            # nodeConfig only shapes the throwaway default pool; once it is removed GKE reports another
+            # pool's config there, and a change to nodeConfig would replace the cluster
+            opts=self._opts(depends_on=node_roles, ignore_changes=["nodeConfig"]),
         )
+        policy_args = binary_authorization_policy_args(intent)
+        if policy_args is not None:
+            # before any workload: the Kubernetes provider (and so every pod the baseline starts) waits
+            self.image_policy: binaryauthorization.Policy | None = binaryauthorization.Policy(
+                f"{name}-image-policy", **policy_args, opts=self._opts()
+            )
+        else:
+            self.image_policy = None
         node_pools = [
             container.NodePool(
                 f"{name}-nodes-{pool.name}",
@@ -541,7 +640,7 @@ class GkeCluster(ClusterComponent):
             )
             for pool in intent.cluster.node_pools
         ]
-        self._access()
+        access = self._access()
         self._workload_identities()
 
         self.cluster_name = self.cluster.name
@@ -551,11 +650,14 @@ class GkeCluster(ClusterComponent):
         ca_data = self.cluster.master_auth.apply(lambda m: str(m.cluster_ca_certificate))
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(self.cluster.endpoint, ca_data).apply(
-                lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1])))
+                lambda v: json.dumps(kubeconfig(context, str(v[0]), str(v[1]), impersonate))
             )
         )
         self._apply_baseline(
-            intent, depends_on=node_pools, service_account_annotations=service_account_annotations(intent)
+            intent,
+            # the deployer gets in through a cluster-admin grant (project IAM): no Kubernetes call before it
+            depends_on=[*node_pools, *access, *([self.image_policy] if self.image_policy else [])],
+            service_account_annotations=service_account_annotations(intent),
         )
         self.role_bindings = self._role_bindings()
         self._register()
@@ -581,9 +683,11 @@ class GkeCluster(ClusterComponent):
             ),
         ]
 
-    def _access(self) -> None:
-        for grant in access_grants(self._intent):
+    def _access(self) -> list[pulumi.Resource]:
+        return [
             projects.IAMMember(f"{self._name}-access-{grant.name}", **grant.member, opts=self._opts())
+            for grant in access_grants(self._intent)
+        ]
 
     def _workload_identities(self) -> None:
         """A Google service account per workload, bound to exactly its Kubernetes service account."""

@@ -69,6 +69,32 @@ def _aws_deployer() -> Any:
     return AwsDeployer(role_arn=str(role_arn) if role_arn else None, profile=aws.get("profile"))
 
 
+def _azure_deployer() -> Any:
+    """How the stack's Azure provider signs in (``azure-native:useOidc``/``useMsi``/``clientId``), so
+    kubelogin signs in the same way instead of with whatever Azure CLI session is around."""
+    from providers.aks import AzureDeployer
+
+    azure = pulumi.Config("azure-native")
+    client_id = azure.get("clientId")
+    if azure.get_bool("useOidc"):
+        return AzureDeployer("workloadidentity", client_id)
+    if azure.get_bool("useMsi"):
+        return AzureDeployer("msi", client_id)
+    if client_id:
+        return AzureDeployer("spn", client_id)
+    return AzureDeployer()
+
+
+def _deployer_kwargs(cloud: str) -> dict[str, Any]:
+    """The identity the stack's own cloud provider uses, for the component's kubeconfig to sign as."""
+    if cloud == "eks":
+        return {"deployer": _aws_deployer()}
+    if cloud == "aks":
+        return {"deployer": _azure_deployer()}
+    # the service account the Google provider impersonates, if any
+    return {"impersonate": pulumi.Config("gcp").get("impersonateServiceAccount")}
+
+
 def cluster_component(intent: Intent) -> Any:
     """The intent's cloud component, registered; a clear ``pulumi.RunError`` when it cannot be."""
     module_name, class_name = COMPONENTS[intent.cluster.cloud]
@@ -83,8 +109,7 @@ def cluster_component(intent: Intent) -> Any:
             f"cluster {intent.cluster.name!r}: cloud {intent.cluster.cloud!r} is not supported yet"
         ) from None
     try:
-        kwargs = {"deployer": _aws_deployer()} if intent.cluster.cloud == "eks" else {}
-        return getattr(module, class_name)(intent.cluster.name, intent, **kwargs)
+        return getattr(module, class_name)(intent.cluster.name, intent, **_deployer_kwargs(intent.cluster.cloud))
     except ValueError as err:
         # a component refuses, before registering anything, what its cloud cannot build from a valid
         # intent (GKE secrets encryption without an existing key): the message names the field paths

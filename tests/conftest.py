@@ -57,6 +57,8 @@ class Registration:
     dependencies: tuple[str, ...]
     delete_before_replace: bool
     custom: bool
+    ignore_changes: tuple[str, ...] = ()
+    """Input properties the engine must not reconcile (``ignoreChanges``), as wire names."""
 
 
 def _unwrap(value: Any) -> Any:
@@ -144,6 +146,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             dependencies=tuple(request.dependencies),
             delete_before_replace=bool(request.deleteBeforeReplace),
             custom=bool(request.custom),
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.registrations.append(reg)

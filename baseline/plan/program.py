@@ -23,7 +23,7 @@ from pulumi.runtime.settings import get_project, get_stack
 from baseline.loader import IntentError
 from baseline.plan.analyzer import AnalyzerResource
 from baseline.plan.mocks import PlanMocks
-from baseline.plan.wire import PROJECT, ProgramError
+from baseline.plan.wire import PROJECT, ProgramError, masked_inputs
 
 __all__ = [
     "CapturingMonitor",
@@ -70,8 +70,13 @@ class RegisteredResource:
             out["parent"] = self.parent
         if self.provider:
             out["provider"] = self.provider
+        if self.custom or self.inputs:
+            # what will be created, as `pulumi preview --json` carries a step's new state: secrets masked
+            out["inputs"] = masked_inputs(self.inputs)
         if self.dependencies:
             out["dependencies"] = sorted(self.dependencies)  # a set to the engine: the SDK sends it in hash order
+        if self.property_dependencies:
+            out["propertyDependencies"] = {k: sorted(v) for k, v in sorted(self.property_dependencies.items())}
         if self.protect:
             out["protect"] = True
         if self.delete_before_replace is not None:

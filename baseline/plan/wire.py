@@ -18,6 +18,7 @@ __all__ = [
     "ProgramError",
     "engine_config",
     "engine_marshal",
+    "masked_inputs",
     "to_struct",
 ]
 
@@ -65,6 +66,26 @@ def engine_config(config: Mapping[str, Any]) -> dict[str, str]:
         else:
             out[key] = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
     return out
+
+
+#: How ``pulumi preview --json`` shows a secret value without --show-secrets.
+SECRET_MASK = "[secret]"
+
+
+def masked_inputs(value: Any) -> Any:
+    """Inputs as the engine received them (:func:`engine_marshal`), every secret shown as ``[secret]``
+    the way ``pulumi preview --json`` shows a step's new state; unknowns keep the engine's sentinel."""
+
+    def mask(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            if v.get(_SIG) == _SECRET_SIG:
+                return SECRET_MASK
+            return {k: mask(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [mask(x) for x in v]
+        return v
+
+    return mask(engine_marshal(value))
 
 
 def engine_marshal(value: Any) -> Any:

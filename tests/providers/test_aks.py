@@ -25,6 +25,7 @@ from providers.aks import (
     TYPE_TOKEN,
     WORKLOAD_IDENTITY_AUDIENCE,
     AksCluster,
+    AzureDeployer,
     access_role_assignments,
     admin_group_object_ids,
     agent_pool_profiles,
@@ -681,6 +682,13 @@ def test_a_pinned_version_is_not_downgraded_after_a_channel_upgrade(aks_prod: In
     assert ignored_changes(unmanaged) == []
 
 
+def test_the_cluster_ignores_version_changes_under_a_channel(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:
+    _build(aks_prod)
+    cluster = azure_mocks.one(CLUSTER)
+    assert cluster.inputs["kubernetesVersion"] == "1.33"
+    assert cluster.ignore_changes == ("kubernetesVersion",)
+
+
 def test_a_private_cluster_in_the_callers_network(aks_prod: Intent) -> None:
     subnet = (
         "/subscriptions/3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b/resourceGroups/rg-net/providers/"
@@ -716,6 +724,29 @@ def test_a_public_endpoint_admits_the_deployer(aks_prod: Intent) -> None:
     }
     profile = cluster_args(_with(aks_prod, "hardening.endpoint", endpoint), "id")["api_server_access_profile"]
     assert profile["authorized_ip_ranges"] == ["203.0.113.0/24", "198.51.100.7/32"]
+
+
+@pytest.mark.parametrize(
+    ("deployer", "tail"),
+    [
+        (AzureDeployer("spn", "cid"), ["--login", "spn"]),
+        (AzureDeployer("msi"), ["--login", "msi"]),
+        (AzureDeployer("msi", "cid"), ["--login", "msi"]),
+        (AzureDeployer("workloadidentity", "cid"), ["--login", "workloadidentity"]),
+    ],
+)
+def test_kubelogin_signs_in_as_the_provider_does(deployer: AzureDeployer, tail: list[str]) -> None:
+    args = kubeconfig("prod-eu-1", AKS_SERVER, "Q0E=", TENANT, deployer)["users"][0]["user"]["exec"]["args"]
+    assert args[1:3] == tail
+    assert (args[-2:] == ["--client-id", "cid"]) is bool(deployer.client_id)
+    assert not [a for a in args if "secret" in a.lower()]  # the secret stays in the runner's environment
+
+
+def test_a_service_principal_login_needs_its_client_id() -> None:
+    with pytest.raises(ValueError, match="needs the client id"):
+        AzureDeployer("spn")
+    with pytest.raises(ValueError, match="expected azurecli"):
+        AzureDeployer("devicecode")
 
 
 def test_kubeconfig_is_secret_and_the_baseline_uses_its_provider(azure_mocks: RecordingMocks, aks_prod: Intent) -> None:

@@ -27,7 +27,9 @@ from providers.gke import (
     GkeCluster,
     access_grants,
     access_role_bindings,
+    binary_authorization_policy_args,
     cluster_args,
+    deployer_access_problem,
     kubeconfig,
     label_value,
     logging_components,
@@ -768,3 +770,53 @@ def test_cluster_waits_for_the_node_service_account(gke_mocks: RecordingMocks, g
     account = gke_mocks.one("gcp:serviceaccount/account:Account", "prod-node-sa")
     assert account.urn in cluster.dependencies
     assert cluster.inputs["nodeConfig"]["serviceAccount"] == node_service_account_email(gke_prod)
+    assert cluster.ignore_changes == ("nodeConfig",)  # reported from another pool once the default one is gone
+
+
+def test_the_project_policy_admits_only_the_intents_registries_on_this_cluster(gke_prod: Intent) -> None:
+    """PROJECT_SINGLETON_POLICY_ENFORCE enforces the project's policy, which is allow-all by default."""
+    args = binary_authorization_policy_args(gke_prod)
+    assert args is not None
+    assert args["project"] == "acme-prod" and args["global_policy_evaluation_mode"] == "ENABLE"
+    assert args["admission_whitelist_patterns"] == [
+        {"name_pattern": "111122223333.dkr.ecr.eu-west-1.amazonaws.com/**"},
+        {"name_pattern": "registry.example.com/**"},
+    ]
+    # other clusters of the project keep Google's default; this one denies what is not allowed, and
+    # CL-12's default mode (audit) only logs it
+    assert args["default_admission_rule"]["evaluation_mode"] == "ALWAYS_ALLOW"
+    assert args["cluster_admission_rules"] == [
+        {
+            "cluster": "europe-west1.prod-eu-1",
+            "evaluation_mode": "ALWAYS_DENY",
+            "enforcement_mode": "DRYRUN_AUDIT_LOG_ONLY",
+        }
+    ]
+    enforce = _with(gke_prod, "admission", {"engine": "kyverno", "modes": {"CL-12": "enforce"}})
+    enforced = binary_authorization_policy_args(enforce)
+    assert enforced is not None
+    assert enforced["cluster_admission_rules"][0]["enforcement_mode"] == "ENFORCED_BLOCK_AND_AUDIT_LOG"
+    assert {"name_pattern": "reg.kyverno.io/kyverno/**"} in enforced["admission_whitelist_patterns"]  # the engine runs
+    assert binary_authorization_policy_args(_with(gke_prod, "hardening.binaryAuthorization", False)) is None
+
+
+def test_the_image_policy_exists_before_any_kubernetes_call(gke_mocks: RecordingMocks, gke_prod: Intent) -> None:
+    _build(gke_prod)
+    policy = gke_mocks.one("gcp:binaryauthorization/policy:Policy", "prod-image-policy")
+    provider = gke_mocks.one("pulumi:providers:kubernetes", "prod-k8s")
+    assert policy.urn in provider.dependencies
+    assert policy.inputs["clusterAdmissionRules"][0]["cluster"] == "europe-west1.prod-eu-1"
+
+
+def test_the_kubeconfig_impersonates_as_the_provider_does(gke_prod: Intent) -> None:
+    sa = "deployer@acme-prod.iam.gserviceaccount.com"
+    exec_ = kubeconfig("ctx", "1.2.3.4", "Q0E=", sa)["users"][0]["user"]["exec"]
+    assert exec_["env"] == [{"name": "CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT", "value": sa}]
+    assert "env" not in kubeconfig("ctx", "1.2.3.4", "Q0E=")["users"][0]["user"]["exec"]
+    assert deployer_access_problem(gke_prod, sa) is not None  # not a direct cluster-admin grant
+    admins = _with(
+        gke_prod,
+        "access",
+        [{**gke_prod.access[0].model_dump(by_alias=True), "gcp": {"member": f"serviceAccount:{sa}"}}],
+    )
+    assert deployer_access_problem(admins, sa) is None

@@ -349,3 +349,21 @@ def test_eks_deployer_role_that_is_no_cluster_admin_is_refused(pulumi_mocks: Rec
     with pytest.raises(pulumi.RunError, match="not among the cluster-admins"):
         _run_program()
     assert pulumi_mocks.registrations == []
+
+
+def test_aks_kubelogin_signs_in_as_the_azure_provider(pulumi_mocks: RecordingMocks) -> None:
+    """OIDC federation in CI (azure-native:useOidc): kubelogin uses workload identity, not a CLI session."""
+    client_id = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    pulumi.runtime.set_all_config(
+        {
+            "fleet-baseline:intent": json.dumps(_stack("aks-prod")["intent"]),
+            "fleet-baseline:intentFile": "intents/prod.yaml",
+            "azure-native:useOidc": "true",
+            "azure-native:clientId": client_id,
+        }
+    )
+    _run_program()
+    provider = pulumi_mocks.one("pulumi:providers:kubernetes", "prod-eu-1-k8s")
+    args = json.loads(provider.inputs["kubeconfig"])["users"][0]["user"]["exec"]["args"]
+    assert args[args.index("--login") + 1] == "workloadidentity"
+    assert args[-2:] == ["--client-id", client_id]

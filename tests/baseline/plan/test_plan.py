@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import baseline.plan as plan
 from baseline.cli import main
@@ -291,6 +293,53 @@ def test_eks_prod_is_compliant() -> None:
     for token in ("aws:eks/cluster:Cluster", "aws:eks/accessEntry:AccessEntry", "aws:eks/nodeGroup:NodeGroup",
                   "kubernetes:core/v1:Namespace", "kubernetes:networking.k8s.io/v1:NetworkPolicy"):  # fmt: skip
         assert token in out
+
+
+UNREACHABLE = "nothing admits the machine running `pulumi up`"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stack", ["eks-prod", "gke-prod", "aks-prod"])
+def test_prod_samples_warn_that_the_deployer_cannot_reach_the_private_endpoint(stack: str) -> None:
+    """No deployer network in the prod samples: plan says the Kubernetes half of `up` would time out."""
+    code, out, err = _plan("--stack", stack, "--stacks-dir", str(STACKS), "--json")
+    assert code == 0, err
+    warnings = [d["message"] for d in json.loads(out)["diagnostics"] if d["severity"] == "warning"]
+    assert any(UNREACHABLE in w and "deployerInNetwork" in w for w in warnings), warnings
+
+
+@pytest.mark.slow
+def test_json_carries_each_resources_inputs_secrets_masked_and_dependencies() -> None:
+    """Like `pulumi preview --json` steps' new state: reviewers and CI read what will be created."""
+    code, out, err = _plan("--stack", "eks-prod", "--stacks-dir", str(STACKS), "--json")
+    assert code == 0, err
+    resources = {r["name"]: r for r in json.loads(out)["resources"]}
+    cluster = resources["prod-eu-1-cluster"]
+    assert cluster["inputs"]["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": False,
+    }
+    assert cluster["inputs"]["vpcConfig"]["endpointPublicAccess"] is False
+    provider = resources["prod-eu-1-k8s"]
+    assert provider["inputs"]["kubeconfig"] == "[secret]"  # a secret input is never printed
+    assert "kubelogin" not in out and "get-token" not in out
+    association = resources["prod-eu-1-access-platform-admins"]
+    assert association["urn"] in provider["dependencies"]
+    release_free = [r for r in resources.values() if r["type"] == "kubernetes:core/v1:Namespace"]
+    assert release_free and all(r["inputs"]["metadata"]["labels"] for r in release_free)
+
+
+@pytest.mark.slow
+def test_a_deployer_inside_the_network_gets_no_reachability_warning(tmp_path: Path) -> None:
+    stacks = tmp_path / "stacks"
+    shutil.copytree(STACKS, stacks, ignore=shutil.ignore_patterns("__pycache__"))
+    stack_file = stacks / "Pulumi.gke-prod.yaml"
+    data = yaml.safe_load(stack_file.read_text())
+    data["config"]["fleet-baseline:intent"]["hardening"]["endpoint"] = {"deployerCidrs": ["10.20.0.0/24"]}
+    stack_file.write_text(yaml.safe_dump(data))
+    code, out, err = _plan("--stack", "gke-prod", "--stacks-dir", str(stacks), "--json")
+    assert code == 0, err
+    assert UNREACHABLE not in out
 
 
 @pytest.mark.slow
