@@ -361,3 +361,19 @@ def test_paths_are_positional_as_for_every_peer(tmp_path: Path) -> None:
     assert code == 1, err
     subjects = {f["subject"] for f in json.loads(out)["findings"]}
     assert {"Pod/shop/web", "Pod/shop/api"} <= subjects
+
+
+def test_table_and_json_findings_carry_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text("---\n# the shop's pod\n" + POD)
+    code, out, err = _cli("audit", str(tmp_path), "--format", "json")
+    assert code == 1, err
+    placed = {(f["file"], f["line"]) for f in json.loads(out)["findings"] if f["subject"] == "Pod/shop/web"}
+    assert placed == {(str(tmp_path / "app.yaml"), 3)}
+    code, out, err = _cli("audit", str(tmp_path))
+    assert f"at {tmp_path / 'app.yaml'}:3" in out
+
+
+def test_table_never_breaks_a_urn_mid_word() -> None:
+    code, out, err = _cli("audit", "--state", str(DRIFTED), "--stack", "eks-prod", "--today", TODAY)
+    assert code == 1, err
+    assert any(CLUSTER_URN in line for line in out.splitlines())  # whole, on one line
