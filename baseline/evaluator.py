@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from cel_expr_python import cel
+
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, load_catalog
 from baseline.cel import (
     BatchCheck,
@@ -218,6 +220,8 @@ class _Prepared:
     check: CompiledCheck
     mode: Mode = "enforce"
     policy_name: str = ""
+    #: the target's messageExpression, compiled with its variables (None: the fixed message)
+    message_program: Any = None
 
     def __post_init__(self) -> None:
         self.policy_name = self.control.policy_name
@@ -325,6 +329,12 @@ class Evaluator:
                     where=f"{control.id} target {target.index}",
                 )
                 prepared = _Prepared(target, control, check, self.mode(control))
+                if target.message_expression:
+                    prepared.message_program = compile_check(
+                        target.message_expression,
+                        [(v.name, v.expression) for v in target.variables],
+                        where=f"{control.id} target {target.index} messageExpression",
+                    ).program
                 if target.scope == "stack":
                     self._stack.append(prepared)
                 elif target.type:
@@ -539,8 +549,16 @@ class Evaluator:
         if not unknown_paths and not related_unknowns and len(prepared) > 1:
             verdicts = self._run_batch(subject, prepared, extra)
             if verdicts is not None:
+                said = _Said(subject, self.params, extra)
                 return [
-                    self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label, where=where)
+                    self._finding(
+                        subject,
+                        p,
+                        "pass" if verdict else "fail",
+                        type_label=type_label,
+                        where=where,
+                        message=None if verdict else said(p),
+                    )
                     for p, verdict in zip(prepared, verdicts, strict=True)
                 ]
         activation = None
@@ -573,7 +591,10 @@ class Evaluator:
                 verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
             status = "unknown" if verdict is None else "pass" if verdict else "fail"
             detail = error if verdict is None else None
-            findings.append(self._finding(subject, p, status, detail=detail, type_label=type_label, where=where))
+            message = _message_from(p, activation) if status == "fail" else None
+            findings.append(
+                self._finding(subject, p, status, detail=detail, type_label=type_label, where=where, message=message)
+            )
         return findings
 
     def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
@@ -604,9 +625,10 @@ class Evaluator:
         detail: str | None = None,
         type_label: str | None = None,
         where: tuple[str | None, str | None] | None = None,
+        message: str | None = None,
     ) -> Finding:
         """``where``: the finding's (cluster, owner); by default the subject's cluster (else the
-        evaluator's) and no owner."""
+        evaluator's) and no owner. ``message``: a failure's own text (the target's messageExpression)."""
         exception = None
         if status != "pass":
             exception = match_exception(self.exceptions, p.control.id, subject, self.today)
@@ -616,7 +638,7 @@ class Evaluator:
             message = f"cannot decide {p.control.id} yet: " + (
                 f"{', '.join(unknown)} unknown until apply" if unknown else f"evaluation error: {detail}"
             )
-        else:
+        elif message is None:
             message = p.target.message
         control = p.control
         return Finding(
@@ -629,7 +651,7 @@ class Evaluator:
             subject.ref,
             subject.type_label if type_label is None else type_label,
             message,
-            control.remediation,
+            p.target.remediation or control.remediation,
             where[0] if where is not None else subject.cluster or self.cluster,
             subject.namespace,
             exception,
@@ -637,6 +659,41 @@ class Evaluator:
             detail,
             where[1] if where is not None else None,
         )
+
+
+def _message_from(p: _Prepared, activation: Any) -> str | None:
+    """The failure's text from the target's messageExpression, or None (its fixed message) when it
+    has none, errs, or gives no non-empty string, as the admission engines fall back."""
+    if p.message_program is None or activation is None:
+        return None
+    try:
+        result = p.message_program.eval(activation)
+    except Exception:  # the runtime refused: the fixed message
+        return None
+    if result.type() != cel.Type.STRING:
+        return None
+    text = " ".join(str(result.value()).split())
+    return text or None
+
+
+class _Said:
+    """Failures' texts for one subject, with one activation made on the first failure that needs one."""
+
+    __slots__ = ("_activation", "_data")
+
+    def __init__(self, subject: Subject, params: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
+        self._data = {"object": subject.props, "variables": {"params": params}, **extra}
+        self._activation: Any = None
+
+    def __call__(self, p: _Prepared) -> str | None:
+        if p.message_program is None:
+            return None
+        if self._activation is None:
+            try:
+                self._activation = new_activation(self._data)
+            except Exception:  # the runtime refused the object: the fixed message
+                return None
+        return _message_from(p, self._activation)
 
 
 _UNSCANNED: Any = object()
