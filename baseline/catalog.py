@@ -20,7 +20,8 @@ A target says what a control checks and how:
 
 A target may also carry ``messageExpression`` (CEL giving the failure's text: the offending container,
 image, variable or rule; the fixed ``message`` stays the fallback, as in the admission engines) and
-``remediation`` (the fix in this target's own terms, a cloud's knobs, instead of the control's).
+``remediation`` (the fix in this target's own terms, a cloud's knobs, instead of the control's), and
+``needsIntent`` (the params keys it cannot be judged without: given none, its finding is "not-judged").
 
 Expressions use ``object`` and ``variables.<name>``; ``variables.params`` carries the intent's
 parameters. That is the CEL surface ValidatingAdmissionPolicy, Kyverno's ValidatingPolicy and
@@ -115,6 +116,9 @@ class Target:
     message_expression: str = ""
     #: the fix for this target (a cloud's own knobs), instead of the control's remediation
     remediation: str = ""
+    #: intent parameters (``variables.params`` keys) without which the target cannot be judged: when
+    #: the evaluator was given none of the intent, its finding is "not-judged", never pass or fail
+    needs_intent: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -431,6 +435,7 @@ def _load_target(
             "message",
             "messageExpression",
             "remediation",
+            "needsIntent",
             "notApplicable",
         },
         where,
@@ -468,7 +473,16 @@ def _load_target(
         variables=variables,
         message_expression=str(raw.get("messageExpression") or "").strip(),
         remediation=" ".join(str(raw.get("remediation") or "").split()),
+        needs_intent=_needs_intent(raw.get("needsIntent"), where),
     )
+
+
+def _needs_intent(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z]\w*", k) for k in raw):
+        raise CatalogError(f"{where}: 'needsIntent' is a list of params keys, e.g. [clusterAdmins]")
+    return tuple(raw)
 
 
 def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> References:

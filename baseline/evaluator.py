@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from baseline.intent import Intent
 
 __all__ = [
+    "NOT_JUDGED",
     "Evaluator",
     "Finding",
     "Placer",
@@ -55,7 +56,9 @@ __all__ = [
     "pod_security_version",
 ]
 
-Status = Literal["pass", "fail", "unknown", "excepted"]
+Status = Literal["pass", "fail", "unknown", "excepted", "not-judged"]
+#: a check that needs intent parameters it was not given: neither pass nor fail (counted apart)
+NOT_JUDGED: Status = "not-judged"
 Mode = Literal["audit", "enforce", "off"]
 #: a subject's findings' (cluster, owner): see :meth:`Evaluator.evaluate_all`
 Placer = Callable[["Subject"], tuple[str | None, str | None]]
@@ -304,7 +307,10 @@ class Evaluator:
         system_namespaces: Iterable[str] = ("kube-system", "kube-public", "kube-node-lease"),
         today: dt.date | None = None,
         cluster: str | None = None,
+        intent_hint: str = "judge with the stack's intent",
     ) -> None:
+        """``intent_hint``: how the caller's user supplies the intent (``give --stack NAME``), said
+        in the findings of targets that need intent parameters the params lack."""
         self.catalog = catalog or load_catalog()
         self.params: dict[str, Any] = dict(params or {})
         self.params.setdefault("minimumBaselineVersion", catalog_minimum(self.catalog))
@@ -314,6 +320,7 @@ class Evaluator:
         self.exceptions = list(exceptions)
         self.system_namespaces = frozenset(system_namespaces)
         self.cluster = cluster
+        self.intent_hint = intent_hint
         self._by_type: dict[str, list[_Prepared]] = defaultdict(list)
         self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
         self._stack: list[_Prepared] = []
@@ -525,6 +532,32 @@ class Evaluator:
             return prepared
         return [p for p in prepared if not p.control.exempts_system_namespaces]
 
+    def _not_judged(self, p: _Prepared) -> list[str]:
+        return [k for k in p.target.needs_intent if k not in self.params]
+
+    def _fails_anyway(self, subject: Subject, p: _Prepared) -> bool:
+        """Whether the check fails whatever the missing parameters say: ``a && b`` with a false
+        operand that reads none of them (an EKS cluster with no upgrade policy at all)."""
+        if p.check.junction != "and":
+            return False
+        missing = self._not_judged(p)
+        try:
+            activation = new_activation({"object": subject.props, "variables": {"params": self.params}})
+        except Exception:  # the runtime refused the object: nothing decided without the intent
+            return False
+        for operand in p.check.operands:
+            if any(f"params.{k}" in operand.inlined for k in missing) or ("variables.params" in operand.inlined and (
+                operand.inlined.count("variables.params") != operand.inlined.count("variables.params.")
+            )):
+                continue
+            try:
+                verdict, _ = operand.run_activation(activation)
+            except Exception:  # an operand the runtime refuses decides nothing
+                continue
+            if verdict is False:
+                return True
+        return False
+
     def _run(
         self,
         subject: Subject,
@@ -597,6 +630,30 @@ class Evaluator:
             )
         return findings
 
+    def _unjudged_finding(
+        self, subject: Subject, p: _Prepared, where: tuple[str | None, str | None] | None
+    ) -> Finding:
+        missing = self._not_judged(p)
+        control = p.control
+        return Finding(
+            control.id,
+            p.policy_name,
+            control.title,
+            control.severity,
+            p.mode,
+            NOT_JUDGED,
+            subject.ref,
+            subject.type_label,
+            f"not judged: {control.id} needs the intent ({', '.join(missing)}): {self.intent_hint}",
+            p.target.remediation or control.remediation,
+            where[0] if where is not None else subject.cluster or self.cluster,
+            subject.namespace,
+            None,
+            (),
+            None,
+            where[1] if where is not None else None,
+        )
+
     def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
         """Every target's verdict from one evaluation (:class:`~baseline.cel.BatchCheck`), or None:
         then each target is evaluated alone, which decides errors and non-boolean results exactly."""
@@ -629,6 +686,9 @@ class Evaluator:
     ) -> Finding:
         """``where``: the finding's (cluster, owner); by default the subject's cluster (else the
         evaluator's) and no owner. ``message``: a failure's own text (the target's messageExpression)."""
+        if status != "pass" and p.target.needs_intent and self._not_judged(p) and not self._fails_anyway(subject, p):
+            # a failure (or an error) for want of the intent's parameters is no verdict at all
+            return self._unjudged_finding(subject, p, where)
         exception = None
         if status != "pass":
             exception = match_exception(self.exceptions, p.control.id, subject, self.today)

@@ -16,6 +16,7 @@ __all__: list[str] = []
 _ANSI = {
     "fail": "\x1b[1;31m",
     "unknown": "\x1b[33m",
+    "not-judged": "\x1b[2m",
     "excepted": "\x1b[36m",
     "pass": "\x1b[32m",
     "critical": "\x1b[1;41;97m",

@@ -147,7 +147,7 @@ def test_summary_counts_every_status_and_failing_severity() -> None:
     s = summarize(FINDINGS)
     statuses = collections.Counter(f.status for f in FINDINGS)
     assert s["total"] == len(FINDINGS)
-    assert s["byStatus"] == {k: statuses.get(k, 0) for k in ("fail", "unknown", "excepted", "pass")}
+    assert s["byStatus"] == {k: statuses.get(k, 0) for k in ("fail", "unknown", "not-judged", "excepted", "pass")}
     assert sum(s["failBySeverity"].values()) == statuses["fail"]
     assert s["blocking"] == sum(f.blocking for f in FINDINGS)
     assert s["failingOwners"] == ["(no owner)", "team-a"]
