@@ -580,9 +580,9 @@ class Evaluator:
             return [self._finding(subject, p, "unknown", detail=why, where=where) for p in prepared]
         type_label = subject.type_label
         if not unknown_paths and not related_unknowns and len(prepared) > 1:
-            verdicts = self._run_batch(subject, prepared, extra)
+            verdicts, batch_activation = self._run_batch(subject, prepared, extra)
             if verdicts is not None:
-                said = _Said(subject, self.params, extra)
+                said = _Said(subject, self.params, extra, batch_activation)
                 return [
                     self._finding(
                         subject,
@@ -654,16 +654,20 @@ class Evaluator:
             where[1] if where is not None else None,
         )
 
-    def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
+    def _run_batch(
+        self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]
+    ) -> tuple[list[bool] | None, Any]:
         """Every target's verdict from one evaluation (:class:`~baseline.cel.BatchCheck`), or None:
-        then each target is evaluated alone, which decides errors and non-boolean results exactly."""
+        then each target is evaluated alone, which decides errors and non-boolean results exactly.
+        The activation it made comes too (None if none): failures' messages are read from it."""
         key = tuple(map(id, prepared))
         batch = self._batches.get(key)
         if batch is None:
             batch = self._batches[key] = _Batch(compile_batch([p.check for p in prepared]))
         if batch.check is None or not batch.usable():
-            return None
+            return None, None
         batch.tries += 1
+        activation = None
         try:
             activation = new_activation({"object": subject.props, "variables": {"params": self.params}, **extra})
             verdicts = batch.check.run_activation(activation)
@@ -671,7 +675,7 @@ class Evaluator:
             verdicts = None
         if verdicts is None:
             batch.misses += 1
-        return verdicts
+        return verdicts, activation
 
     def _finding(
         self,
@@ -741,9 +745,11 @@ class _Said:
 
     __slots__ = ("_activation", "_data")
 
-    def __init__(self, subject: Subject, params: Mapping[str, Any], extra: Mapping[str, Any]) -> None:
+    def __init__(
+        self, subject: Subject, params: Mapping[str, Any], extra: Mapping[str, Any], activation: Any = None
+    ) -> None:
         self._data = {"object": subject.props, "variables": {"params": params}, **extra}
-        self._activation: Any = None
+        self._activation: Any = activation
 
     def __call__(self, p: _Prepared) -> str | None:
         if p.message_program is None:
