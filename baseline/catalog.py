@@ -18,6 +18,11 @@ A target says what a control checks and how:
   kinds (``baseline.cel.related_kinds``), which changes no result and spares converting the rest.
 * ``cloud: aks`` with ``notApplicable: "..."``: an explicit, reported "not on this cloud, covered by".
 
+A target may also carry ``messageExpression`` (CEL giving the failure's text: the offending container,
+image, variable or rule; the fixed ``message`` stays the fallback, as in the admission engines) and
+``remediation`` (the fix in this target's own terms, a cloud's knobs, instead of the control's), and
+``needsIntent`` (the params keys it cannot be judged without: given none, its finding is "not-judged").
+
 Expressions use ``object`` and ``variables.<name>``; ``variables.params`` carries the intent's
 parameters. That is the CEL surface ValidatingAdmissionPolicy, Kyverno's ValidatingPolicy and
 Gatekeeper's K8sNativeValidation share, so the same text runs in all of them.
@@ -113,6 +118,15 @@ class Target:
     scope: Literal["object", "stack"] = "object"
     variables: tuple[Variable, ...] = ()
     not_applicable: str | None = None
+    #: CEL giving the failure's text (a string) from the object: the offending container, image,
+    #: variable or rule. The evaluator, the pack and every admission engine say this one text; an
+    #: error or a non-string falls back to ``message``.
+    message_expression: str = ""
+    #: the fix for this target (a cloud's own knobs), instead of the control's remediation
+    remediation: str = ""
+    #: intent parameters (``variables.params`` keys) without which the target cannot be judged: when
+    #: the evaluator was given none of the intent, its finding is "not-judged", never pass or fail
+    needs_intent: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -445,7 +459,23 @@ def _load_target(
 ) -> Target:
     if not isinstance(raw, Mapping):
         raise CatalogError(f"{where}: each target is a mapping")
-    _check_keys(raw, {"type", "kinds", "cloud", "scope", "variables", "expression", "message", "notApplicable"}, where)
+    _check_keys(
+        raw,
+        {
+            "type",
+            "kinds",
+            "cloud",
+            "scope",
+            "variables",
+            "expression",
+            "message",
+            "messageExpression",
+            "remediation",
+            "needsIntent",
+            "notApplicable",
+        },
+        where,
+    )
     if "notApplicable" in raw:
         cloud = _require(raw, "cloud", where)
         if cloud not in {"eks", "gke", "aks"}:
@@ -477,7 +507,18 @@ def _load_target(
         cloud=cloud,
         scope=scope,
         variables=variables,
+        message_expression=str(raw.get("messageExpression") or "").strip(),
+        remediation=" ".join(str(raw.get("remediation") or "").split()),
+        needs_intent=_needs_intent(raw.get("needsIntent"), where),
     )
+
+
+def _needs_intent(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(k, str) and re.fullmatch(r"[A-Za-z]\w*", k) for k in raw):
+        raise CatalogError(f"{where}: 'needsIntent' is a list of params keys, e.g. [clusterAdmins]")
+    return tuple(raw)
 
 
 def _references(raw: Any, benchmarks: Mapping[str, str], where: str) -> References:

@@ -345,13 +345,20 @@ def _compile_batch(checks: Sequence[CompiledCheck]) -> BatchCheck | None:
         if any(_BOUND_PREFIX in t or _SHADOWING.search(t) for t in texts):
             return None
         own: list[str] = []
+        # a variable of the params alone (the Pod Security version table's) is cheap and stays
+        # inline: each bound name nests the program one level deeper, and the parser stops at 32
+        pure: dict[str, str] = {}
         for name, source in check.variable_sources:
+            source = _substitute(source, pure)
+            if not _READS_OBJECT.search(source) and not _READS_VARIABLE.search(source):
+                pure[name] = source
+                continue
             bound = _bind_names(source, own)
             if definitions.setdefault(name, bound) != bound:
                 return None
             inlined.setdefault(name, _unbind(bound, inlined))
             own.append(name)
-        body = _bind_names(check.expression, own)
+        body = _bind_names(_substitute(check.expression, pure), own)
         if _unbind(body, inlined) != check.inlined:
             return None
         bodies.append(f"({body})")
@@ -364,6 +371,10 @@ def _compile_batch(checks: Sequence[CompiledCheck]) -> BatchCheck | None:
     except RuntimeError:  # e.g. the parser's nesting limit: the checks run one by one
         return None
     return BatchCheck(program, len(checks))
+
+
+_READS_OBJECT = re.compile(r"(?<![\w.])(?:" + "|".join(r for r in ROOT_VARIABLES if r != "variables") + r")\b")
+_READS_VARIABLE = re.compile(r"(?<![\w.])variables\s*\.\s*(?!params\b)")
 
 
 def _unbind(text: str, inlined: Mapping[str, str]) -> str:

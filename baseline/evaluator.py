@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from cel_expr_python import cel
+
 from baseline.catalog import SEVERITY_ORDER, Catalog, Control, Target, intent_catalog, load_catalog
 from baseline.cel import (
     BatchCheck,
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
     from baseline.intent import Intent
 
 __all__ = [
+    "NOT_JUDGED",
     "Evaluator",
     "Finding",
     "Placer",
@@ -54,7 +57,9 @@ __all__ = [
     "pod_security_version",
 ]
 
-Status = Literal["pass", "fail", "unknown", "excepted"]
+Status = Literal["pass", "fail", "unknown", "excepted", "not-judged"]
+#: a check that needs intent parameters it was not given: neither pass nor fail (counted apart)
+NOT_JUDGED: Status = "not-judged"
 Mode = Literal["audit", "enforce", "off"]
 #: a subject's findings' (cluster, owner): see :meth:`Evaluator.evaluate_all`
 Placer = Callable[["Subject"], tuple[str | None, str | None]]
@@ -219,6 +224,8 @@ class _Prepared:
     check: CompiledCheck
     mode: Mode = "enforce"
     policy_name: str = ""
+    #: the target's messageExpression, compiled with its variables (None: the fixed message)
+    message_program: Any = None
 
     def __post_init__(self) -> None:
         self.policy_name = self.control.policy_name
@@ -301,7 +308,10 @@ class Evaluator:
         system_namespaces: Iterable[str] | None = None,
         today: dt.date | None = None,
         cluster: str | None = None,
+        intent_hint: str = "judge with the stack's intent",
     ) -> None:
+        """``intent_hint``: how the caller's user supplies the intent (``give --stack NAME``), said
+        in the findings of targets that need intent parameters the params lack."""
         self.catalog = catalog or load_catalog()
         self.params: dict[str, Any] = dict(params or {})
         self.params.setdefault("minimumBaselineVersion", catalog_minimum(self.catalog))
@@ -315,6 +325,7 @@ class Evaluator:
             merged_system_namespaces(None) if system_namespaces is None else system_namespaces
         )
         self.cluster = cluster
+        self.intent_hint = intent_hint
         self._by_type: dict[str, list[_Prepared]] = defaultdict(list)
         self._by_kind: dict[tuple[str, str], list[_Prepared]] = defaultdict(list)
         self._stack: list[_Prepared] = []
@@ -330,6 +341,12 @@ class Evaluator:
                     where=f"{control.id} target {target.index}",
                 )
                 prepared = _Prepared(target, control, check, self.mode(control))
+                if target.message_expression:
+                    prepared.message_program = compile_check(
+                        target.message_expression,
+                        [(v.name, v.expression) for v in target.variables],
+                        where=f"{control.id} target {target.index} messageExpression",
+                    ).program
                 if target.scope == "stack":
                     self._stack.append(prepared)
                 elif target.type:
@@ -520,6 +537,32 @@ class Evaluator:
             return prepared
         return [p for p in prepared if not p.control.exempts_system_namespaces]
 
+    def _not_judged(self, p: _Prepared) -> list[str]:
+        return [k for k in p.target.needs_intent if k not in self.params]
+
+    def _fails_anyway(self, subject: Subject, p: _Prepared) -> bool:
+        """Whether the check fails whatever the missing parameters say: ``a && b`` with a false
+        operand that reads none of them (an EKS cluster with no upgrade policy at all)."""
+        if p.check.junction != "and":
+            return False
+        missing = self._not_judged(p)
+        try:
+            activation = new_activation({"object": subject.props, "variables": {"params": self.params}})
+        except Exception:  # the runtime refused the object: nothing decided without the intent
+            return False
+        for operand in p.check.operands:
+            if any(f"params.{k}" in operand.inlined for k in missing) or ("variables.params" in operand.inlined and (
+                operand.inlined.count("variables.params") != operand.inlined.count("variables.params.")
+            )):
+                continue
+            try:
+                verdict, _ = operand.run_activation(activation)
+            except Exception:  # an operand the runtime refuses decides nothing
+                continue
+            if verdict is False:
+                return True
+        return False
+
     def _run(
         self,
         subject: Subject,
@@ -542,10 +585,18 @@ class Evaluator:
             return [self._finding(subject, p, "unknown", detail=why, where=where) for p in prepared]
         type_label = subject.type_label
         if not unknown_paths and not related_unknowns and len(prepared) > 1:
-            verdicts = self._run_batch(subject, prepared, extra)
+            verdicts, batch_activation = self._run_batch(subject, prepared, extra)
             if verdicts is not None:
+                said = _Said(subject, self.params, extra, batch_activation)
                 return [
-                    self._finding(subject, p, "pass" if verdict else "fail", type_label=type_label, where=where)
+                    self._finding(
+                        subject,
+                        p,
+                        "pass" if verdict else "fail",
+                        type_label=type_label,
+                        where=where,
+                        message=None if verdict else said(p),
+                    )
                     for p, verdict in zip(prepared, verdicts, strict=True)
                 ]
         activation = None
@@ -578,19 +629,50 @@ class Evaluator:
                 verdict, error = None, f"could not evaluate: {type(exc).__name__}: {exc}"
             status = "unknown" if verdict is None else "pass" if verdict else "fail"
             detail = error if verdict is None else None
-            findings.append(self._finding(subject, p, status, detail=detail, type_label=type_label, where=where))
+            message = _message_from(p, activation) if status == "fail" else None
+            findings.append(
+                self._finding(subject, p, status, detail=detail, type_label=type_label, where=where, message=message)
+            )
         return findings
 
-    def _run_batch(self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]) -> list[bool] | None:
+    def _unjudged_finding(
+        self, subject: Subject, p: _Prepared, where: tuple[str | None, str | None] | None
+    ) -> Finding:
+        missing = self._not_judged(p)
+        control = p.control
+        return Finding(
+            control.id,
+            p.policy_name,
+            control.title,
+            control.severity,
+            p.mode,
+            NOT_JUDGED,
+            subject.ref,
+            subject.type_label,
+            f"not judged: {control.id} needs the intent ({', '.join(missing)}): {self.intent_hint}",
+            p.target.remediation or control.remediation,
+            where[0] if where is not None else subject.cluster or self.cluster,
+            subject.namespace,
+            None,
+            (),
+            None,
+            where[1] if where is not None else None,
+        )
+
+    def _run_batch(
+        self, subject: Subject, prepared: list[_Prepared], extra: Mapping[str, Any]
+    ) -> tuple[list[bool] | None, Any]:
         """Every target's verdict from one evaluation (:class:`~baseline.cel.BatchCheck`), or None:
-        then each target is evaluated alone, which decides errors and non-boolean results exactly."""
+        then each target is evaluated alone, which decides errors and non-boolean results exactly.
+        The activation it made comes too (None if none): failures' messages are read from it."""
         key = tuple(map(id, prepared))
         batch = self._batches.get(key)
         if batch is None:
             batch = self._batches[key] = _Batch(compile_batch([p.check for p in prepared]))
         if batch.check is None or not batch.usable():
-            return None
+            return None, None
         batch.tries += 1
+        activation = None
         try:
             activation = new_activation({"object": subject.props, "variables": {"params": self.params}, **extra})
             verdicts = batch.check.run_activation(activation)
@@ -598,7 +680,7 @@ class Evaluator:
             verdicts = None
         if verdicts is None:
             batch.misses += 1
-        return verdicts
+        return verdicts, activation
 
     def _finding(
         self,
@@ -609,9 +691,13 @@ class Evaluator:
         detail: str | None = None,
         type_label: str | None = None,
         where: tuple[str | None, str | None] | None = None,
+        message: str | None = None,
     ) -> Finding:
         """``where``: the finding's (cluster, owner); by default the subject's cluster (else the
-        evaluator's) and no owner."""
+        evaluator's) and no owner. ``message``: a failure's own text (the target's messageExpression)."""
+        if status != "pass" and p.target.needs_intent and self._not_judged(p) and not self._fails_anyway(subject, p):
+            # a failure (or an error) for want of the intent's parameters is no verdict at all
+            return self._unjudged_finding(subject, p, where)
         exception = None
         if status != "pass":
             exception = match_exception(self.exceptions, p.control.id, subject, self.today)
@@ -621,7 +707,7 @@ class Evaluator:
             message = f"cannot decide {p.control.id} yet: " + (
                 f"{', '.join(unknown)} unknown until apply" if unknown else f"evaluation error: {detail}"
             )
-        else:
+        elif message is None:
             message = p.target.message
         control = p.control
         return Finding(
@@ -634,7 +720,7 @@ class Evaluator:
             subject.ref,
             subject.type_label if type_label is None else type_label,
             message,
-            control.remediation,
+            p.target.remediation or control.remediation,
             where[0] if where is not None else subject.cluster or self.cluster,
             subject.namespace,
             exception,
@@ -642,6 +728,43 @@ class Evaluator:
             detail,
             where[1] if where is not None else None,
         )
+
+
+def _message_from(p: _Prepared, activation: Any) -> str | None:
+    """The failure's text from the target's messageExpression, or None (its fixed message) when it
+    has none, errs, or gives no non-empty string, as the admission engines fall back."""
+    if p.message_program is None or activation is None:
+        return None
+    try:
+        result = p.message_program.eval(activation)
+    except Exception:  # the runtime refused: the fixed message
+        return None
+    if result.type() != cel.Type.STRING:
+        return None
+    text = " ".join(str(result.value()).split())
+    return text or None
+
+
+class _Said:
+    """Failures' texts for one subject, with one activation made on the first failure that needs one."""
+
+    __slots__ = ("_activation", "_data")
+
+    def __init__(
+        self, subject: Subject, params: Mapping[str, Any], extra: Mapping[str, Any], activation: Any = None
+    ) -> None:
+        self._data = {"object": subject.props, "variables": {"params": params}, **extra}
+        self._activation: Any = activation
+
+    def __call__(self, p: _Prepared) -> str | None:
+        if p.message_program is None:
+            return None
+        if self._activation is None:
+            try:
+                self._activation = new_activation(self._data)
+            except Exception:  # the runtime refused the object: the fixed message
+                return None
+        return _message_from(p, self._activation)
 
 
 _UNSCANNED: Any = object()

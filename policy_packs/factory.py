@@ -495,6 +495,9 @@ class PackRuntime:
                 )
                 text = f"{control.id} could not be decided ({why}); failing closed."
                 report_violation(self.message(control, f, text), urn)
+            elif f.status == "not-judged":  # the pack's intent did not load: a gate fails closed
+                text = f"{control.id} could not be judged: {f.message}; failing closed."
+                report_violation(self.message(control, f, text), urn)
             # pass: nothing to say. excepted: waived by an owned, expiring exception (module docstring).
         if undecided is not None:
             path = undecided.unknown[0].split(".")

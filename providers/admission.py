@@ -580,7 +580,14 @@ class _Unit:
         return [{"name": "params", "expression": cel_literal(self.params)}, *self.target_variables()]
 
     def validations(self) -> list[dict[str, str]]:
-        return [{"expression": self.target.expression, "message": self.target.message}]
+        """The check, its fixed message, and its messageExpression when the target has one: VAP,
+        Kyverno's ValidatingPolicy and Gatekeeper's K8sNativeValidation all take the field (the fixed
+        message stays as the fallback they use when the expression errs), so every engine says the
+        text the evaluator says."""
+        validation = {"expression": self.target.expression, "message": self.target.message}
+        if self.target.message_expression:
+            validation["messageExpression"] = self.target.message_expression
+        return [validation]
 
     def validation_actions(self) -> list[str]:
         return ["Deny"] if self.mode == "enforce" else ["Audit", "Warn"]

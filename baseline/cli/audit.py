@@ -188,11 +188,15 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     findings: list[Finding] = []
     observations: list[Any] = []
     shared = Evaluator.for_intent(intent, catalog, today=today) if intent is not None else None
+    hint = "give --stack NAME (and --stacks-dir DIR) to judge it with the stack's intent"
     for snap in snapshots:
         if intent is not None and snap.stack and snap.stack != args.stack:
             notes.append(f"{snap.source} is stack {snap.stack!r}; judged with the intent of stack {args.stack!r}")
         evaluator = shared or Evaluator(
-            catalog, exceptions=exceptions_from_records(snap.exceptions, snap.problems), today=today
+            catalog,
+            exceptions=exceptions_from_records(snap.exceptions, snap.problems),
+            today=today,
+            intent_hint=hint,
         )
         judged = audit(snap, evaluator, intent=intent)
         findings.extend(judged)
@@ -264,9 +268,12 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return code
     threshold = SEVERITY_ORDER[args.fail_on]
     failing = [f for f in findings if f.status == "fail" and SEVERITY_ORDER[f.severity] >= threshold]
-    counts = {s: sum(1 for f in findings if f.status == s) for s in ("fail", "unknown", "excepted")}
+    counts = {s: sum(1 for f in findings if f.status == s) for s in ("fail", "unknown", "not-judged", "excepted")}
     print(
-        f"audit: {counts['fail']} failing, {counts['unknown']} undecided, {counts['excepted']} excepted;"
+        f"audit: {counts['fail']} failing, {counts['unknown']} undecided, {counts['not-judged']} not judged"
+        f" (need the intent: give --stack NAME), {counts['excepted']} excepted;"
+        if counts["not-judged"]
+        else f"audit: {counts['fail']} failing, {counts['unknown']} undecided, {counts['excepted']} excepted;"
         f" {len(failing)} at or above {args.fail_on}" + (f"; report written to {args.output}" if args.output else ""),
         file=err,
     )

@@ -101,6 +101,10 @@ def write_report(path: str, chunks: Iterable[str]) -> str | None:
             write_chunks(fh, chunks)
         if st is not None:
             os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        else:  # a new file gets what open() would give it (mkstemp makes it private)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except OSError as exc:
         if tmp is not None:

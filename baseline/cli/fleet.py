@@ -153,7 +153,12 @@ class _FleetJudge:
         evaluator = self._by_records.get(key)
         if evaluator is None:
             exceptions = exceptions_from_records(snapshot.exceptions, snapshot.problems)
-            evaluator = self._by_records[key] = Evaluator(self.catalog, exceptions=exceptions, today=self.today)
+            evaluator = self._by_records[key] = Evaluator(
+                self.catalog,
+                exceptions=exceptions,
+                today=self.today,
+                intent_hint="give --stacks-dir DIR holding Pulumi.<stack>.yaml to judge it with its stack's intent",
+            )
         elif snapshot.exceptions:
             exceptions_from_records(snapshot.exceptions, snapshot.problems)  # the same notes, per cluster
         return evaluator, None
@@ -321,6 +326,13 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         out.write(text)
     blocked = report.blocked(args.fail_on)
+    unjudged = [c for c in report.clusters if c.counts.get("not-judged")]
+    if unjudged:
+        print(
+            f"note: {len(unjudged)} clusters have checks not judged for want of their stack's intent (cluster"
+            " admins, support type): give --stacks-dir DIR holding each stack's Pulumi.<stack>.yaml",
+            file=err,
+        )
     print(
         f"fleet: {len(report.clusters)} clusters judged, {len(errors)} unreadable, {len(blocked)} blocked at"
         f" {args.fail_on}" + (f"; report written to {args.output}" if args.output else ""),

@@ -88,7 +88,7 @@ def _attr_json(value: Any) -> str:
     return _e(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-_CELL_CLASS = {"fail": "f", "unknown": "u", "excepted": "x", "pass": "p", "n/a": "n"}
+_CELL_CLASS = {"fail": "f", "unknown": "u", "not-judged": "n", "excepted": "x", "pass": "p", "n/a": "n"}
 
 
 def _cell_title(col: ControlColumn, cell: Cell | None) -> str:

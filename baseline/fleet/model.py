@@ -40,14 +40,21 @@ __all__ = [
 #: Identifies the JSON document's shape; bump the suffix on an incompatible change.
 REPORT_SCHEMA = "fleet-baseline/fleet-report/v1"
 
-CellStatus = Literal["fail", "unknown", "excepted", "pass", "n/a"]
+CellStatus = Literal["fail", "unknown", "not-judged", "excepted", "pass", "n/a"]
 
 #: Worst first when compared with ``max``: a cell is as bad as its worst finding.
-STATUS_RANK: dict[str, int] = {"pass": 0, "excepted": 1, "unknown": 2, "fail": 3}
-_STATUSES: tuple[str, ...] = ("fail", "unknown", "excepted", "pass")
+STATUS_RANK: dict[str, int] = {"pass": 0, "not-judged": 1, "excepted": 2, "unknown": 3, "fail": 4}
+_STATUSES: tuple[str, ...] = ("fail", "unknown", "not-judged", "excepted", "pass")
 
 #: One character per cell in the terminal table and the Markdown matrix.
-CELL_GLYPHS: dict[str, str] = {"fail": "✗", "unknown": "?", "excepted": "~", "pass": "✓", "n/a": "·"}
+CELL_GLYPHS: dict[str, str] = {
+    "fail": "✗",
+    "unknown": "?",
+    "not-judged": "-",
+    "excepted": "~",
+    "pass": "✓",
+    "n/a": "·",
+}
 
 #: Subjects kept per cell and status: enough to start fixing, bounded whatever the cluster's size.
 MAX_SUBJECTS = 5

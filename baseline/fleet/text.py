@@ -54,6 +54,7 @@ _ANSI = {
     "unknown": "\x1b[33m",
     "excepted": "\x1b[35m",
     "pass": "\x1b[32m",
+    "not-judged": "\x1b[2m",
     "n/a": "\x1b[2m",
     "bold": "\x1b[1m",
     "dim": "\x1b[2m",

@@ -33,8 +33,9 @@ SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 #: 7.0-8.9 high, 4.0-6.9 medium, below 4.0 low; each value sits inside its band, not on an edge.
 SECURITY_SEVERITY: Mapping[str, str] = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
 
-_STATUS_ORDER = {"fail": 0, "unknown": 1, "excepted": 2, "pass": 3}
-_STATUSES = ("fail", "unknown", "excepted", "pass")
+_STATUS_ORDER = {"fail": 0, "unknown": 1, "not-judged": 2, "excepted": 3, "pass": 4}
+#: "not-judged": a check that needs the intent's parameters and was given none; counted apart
+_STATUSES = ("fail", "unknown", "not-judged", "excepted", "pass")
 _SEVERITIES = ("critical", "high", "medium", "low")
 _AREAS = list(AREA_NAMES)
 #: Kubernetes objects end up in etcd (1.5 MiB an object) and JUnit messages in one-line summaries:

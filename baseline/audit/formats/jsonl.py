@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from json.encoder import encode_basestring as _json_string  # the C encoder where CPython has it
 from typing import Any
 
@@ -19,12 +19,18 @@ __all__: list[str] = []
 _JSON_CHUNK = 4096
 
 
-def _json(findings: Sequence[Finding], ctx: AuditContext, summary: dict[str, Any] | None = None) -> Iterator[str]:
+def _json(
+    findings: Sequence[Finding],
+    ctx: AuditContext,
+    summary: dict[str, Any] | None = None,
+    locations: Mapping[str, tuple[str, int]] | None = None,
+) -> Iterator[str]:
     """The context and summary indented, then ``findings``: one finding (:meth:`Finding.to_dict`) a line.
 
     One finding a line reads and diffs well, and is written by the C encoder (``indent`` would use
     the pure-Python one). Every string is scrubbed (:func:`_scrub`) as the other formats scrub theirs.
     ``summary``: the counts of every finding judged, when ``findings`` lists only some (passes left out).
+    ``locations``: a subject's manifest ``file`` and ``line``, added to each of its findings.
     """
     doc = {
         "tool": {"name": TOOL_NAME, "version": ctx.tool_version},
@@ -41,8 +47,17 @@ def _json(findings: Sequence[Finding], ctx: AuditContext, summary: dict[str, Any
         return
     head = head.removesuffix('[]\n}')
     encode = _FindingEncoder()
+    where = locations or {}
+
+    def placed(f: Finding) -> str:
+        line = encode(f)
+        at = where.get(f.subject)
+        if at is None:
+            return line
+        return f"{line[:-1]}, \"file\": {_json_string(_scrub(at[0]))}, \"line\": {int(at[1])}}}"
+
     for start in range(0, len(findings), _JSON_CHUNK):
-        lines = ",\n    ".join(encode(f) for f in findings[start : start + _JSON_CHUNK])
+        lines = ",\n    ".join(placed(f) for f in findings[start : start + _JSON_CHUNK])
         if start == 0:
             yield f"{head}[\n    {lines}"
         else:

@@ -20,7 +20,7 @@ __all__: list[str] = []
 
 # --------------------------------------------------------------------------- junit
 
-_JUNIT_CHILD = {"fail": "failure", "unknown": "error", "excepted": "skipped"}
+_JUNIT_CHILD = {"fail": "failure", "unknown": "error", "not-judged": "skipped", "excepted": "skipped"}
 
 
 def _junit(findings: Sequence[Finding], ctx: AuditContext, where: Mapping[str, tuple[str, int]]) -> str:

@@ -24,7 +24,7 @@ PR_API_VERSION = "wgpolicyk8s.io/v1alpha2"
 #: Kyverno's mapping: a policy exception makes a result ``skip``; a rule that could not be
 #: evaluated is ``error``. Failures stay ``fail`` in audit and enforce mode alike (as Kyverno reports
 #: an Audit policy's violations); the mode is in ``properties.mode`` and the weight in ``severity``.
-_PR_RESULT = {"pass": "pass", "fail": "fail", "unknown": "error", "excepted": "skip"}
+_PR_RESULT = {"pass": "pass", "fail": "fail", "unknown": "error", "not-judged": "skip", "excepted": "skip"}
 _DNS_INVALID = re.compile(r"[^a-z0-9-]+")
 
 

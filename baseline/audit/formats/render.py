@@ -65,7 +65,8 @@ def render_chunks(
 
     ``catalog`` supplies what a finding does not carry (rationale, references, Kubernetes kinds'
     API versions); None means the shipped catalog. ``locations`` maps a finding's subject to the
-    manifest file and line it came from (SARIF physical locations, JUnit ``file``); subjects from
+    manifest file and line it came from (SARIF physical locations, JUnit ``file``, the table's
+    ``at FILE:LINE``, JSON's ``file`` and ``line``); subjects from
     state exports and live clusters have none. ``show_passes``: list passing findings too (every
     format; without it only the table's summary and JSON's counts mention them). ``width`` and
     ``color`` shape the table; ``information_uri`` is the SARIF driver's ``informationUri``. Options a format has no
@@ -76,12 +77,12 @@ def render_chunks(
     ordered = sort_findings(findings)
     where = dict(locations or {})
     if fmt == "table":  # lists failures, counts passes in its summary line
-        yield _table(ordered, context, width=width, color=color, show_passes=show_passes)
+        yield _table(ordered, context, width=width, color=color, show_passes=show_passes, locations=where)
         return
     # passes are left out of every format unless asked for (a 15 MB audit made a 505 MB JSON report)
     listed = ordered if show_passes else [f for f in ordered if f.status != "pass"]
     if fmt == "json":
-        yield from _json(listed, context, summarize(ordered))
+        yield from _json(listed, context, summarize(ordered), where)
     elif fmt == "junit":
         yield _junit(listed, context, where)
     else:

@@ -32,7 +32,7 @@ __all__: list[str] = []
 
 def _sarif_level(f: Finding) -> str:
     """``error`` blocks (enforce), ``warning`` reports (audit), ``note`` could not be decided."""
-    if f.status == "unknown":
+    if f.status in ("unknown", "not-judged"):
         return "note"
     return "error" if f.mode == "enforce" else "warning"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from baseline.audit.formats.common import TOOL_NAME, AuditContext, _exception_text, _iso, _term_text, _utc, summarize
 from baseline.evaluator import Finding
@@ -16,6 +16,7 @@ __all__: list[str] = []
 _ANSI = {
     "fail": "\x1b[1;31m",
     "unknown": "\x1b[33m",
+    "not-judged": "\x1b[2m",
     "excepted": "\x1b[36m",
     "pass": "\x1b[32m",
     "critical": "\x1b[1;41;97m",
@@ -35,21 +36,26 @@ def _table(
     width: int,
     color: bool,
     show_passes: bool,
+    locations: Mapping[str, tuple[str, int]] | None = None,
 ) -> str:
-    """Severity sections, control groups, one entry per finding; remediation once per control."""
+    """Severity sections, control groups, one entry per finding; remediation once per control.
+
+    A subject (a URN is a hundred characters) is never broken mid-word: it may run past ``width``,
+    and stays one piece to copy. ``locations``: the manifest file and line of a subject."""
     width = max(width, 40)
     today = _utc(ctx.generated_at).date()
 
     def paint(text: str, style: str) -> str:
         return f"{_ANSI[style]}{text}{_RESET}" if color and style in _ANSI else text
 
-    def wrap(text: str, indent: str, first: str | None = None) -> list[str]:
+    def wrap(text: str, indent: str, first: str | None = None, whole_words: bool = False) -> list[str]:
         return textwrap.wrap(
             _term_text(text),
             width=width,
             initial_indent=indent if first is None else first,
             subsequent_indent=indent,
             break_on_hyphens=False,
+            break_long_words=not whole_words,
         ) or [indent.rstrip()]
 
     out: list[str] = []
@@ -90,7 +96,7 @@ def _table(
             out.extend(heading)
         group.append(f)
         label = f.status.upper().ljust(9)
-        out.extend(_entry(f, label, paint, wrap, today, ctx.cluster))
+        out.extend(_entry(f, label, paint, wrap, today, ctx.cluster, (locations or {}).get(f.subject)))
     close_group()
     if not listed:
         out.append("")
@@ -108,13 +114,16 @@ def _entry(
     wrap: Callable[..., list[str]],
     today: dt.date,
     run_cluster: str | None,
+    location: tuple[str, int] | None = None,
 ) -> list[str]:
     pad = "              "
     first = "    " + label + " "
-    lines = wrap(f.subject, pad, first)
+    lines = wrap(f.subject, pad, first, whole_words=True)
     # the label is coloured after wrapping: escape codes must not count towards the width
     lines[0] = "    " + paint(label, f.status) + " " + lines[0][len(first) :]
     facts = []
+    if location is not None:
+        facts.append(f"at {location[0]}:{location[1]}")
     if f.namespace:
         facts.append(f"namespace {f.namespace}")
     if f.owner:

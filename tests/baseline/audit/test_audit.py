@@ -365,3 +365,47 @@ def test_paths_are_positional_as_for_every_peer(tmp_path: Path) -> None:
     assert code == 1, err
     subjects = {f["subject"] for f in json.loads(out)["findings"]}
     assert {"Pod/shop/web", "Pod/shop/api"} <= subjects
+
+
+def test_table_and_json_findings_carry_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "app.yaml").write_text("---\n# the shop's pod\n" + POD)
+    code, out, err = _cli("audit", str(tmp_path), "--format", "json")
+    assert code == 1, err
+    placed = {(f["file"], f["line"]) for f in json.loads(out)["findings"] if f["subject"] == "Pod/shop/web"}
+    assert placed == {(str(tmp_path / "app.yaml"), 3)}
+    code, out, err = _cli("audit", str(tmp_path))
+    assert f"at {tmp_path / 'app.yaml'}:3" in out
+
+
+def test_table_never_breaks_a_urn_mid_word() -> None:
+    code, out, err = _cli("audit", "--state", str(DRIFTED), "--stack", "eks-prod", "--today", TODAY)
+    assert code == 1, err
+    assert any(CLUSTER_URN in line for line in out.splitlines())  # whole, on one line
+
+
+# =========================================================================== not judged: needs the intent
+
+
+def test_a_state_audit_without_its_stack_does_not_judge_what_needs_the_intent() -> None:
+    """CL-08 (are these the intended cluster-admins?) and CL-10 (the intended support type) cannot be
+    judged without the intent: "not-judged", counted apart, naming --stack; never a critical failure."""
+    code, out, err = _cli("audit", "--state", str(CLEAN), "--format", "json", "--today", TODAY)
+    doc = json.loads(out)
+    unjudged = {f["control"]: f for f in doc["findings"] if f["status"] == "not-judged"}
+    assert {"CL-08", "CL-10"} <= set(unjudged), sorted(unjudged)
+    assert all("needs the intent" in f["message"] and "--stack" in f["message"] for f in unjudged.values())
+    assert doc["summary"]["byStatus"]["not-judged"] == len(unjudged)
+    assert not [f for f in doc["findings"] if f["control"] in ("CL-08", "CL-10") and f["status"] in ("fail", "unknown")]
+    assert code == 0 and "not judged" in err, err
+    # with the stack, they are judged (and pass on the clean export)
+    code, out, _ = _cli("audit", "--state", str(CLEAN), "--stack", "eks-prod", "--format", "json", "--today", TODAY,
+                        "--show-passes")
+    statuses = {f["status"] for f in json.loads(out)["findings"] if f["control"] in ("CL-08", "CL-10")}
+    assert statuses == {"pass"} and code == 0
+
+
+@pytest.mark.parametrize(("fmt", "mark"), [("table", "NOT-JUDGED"), ("sarif", '"level": "note"'),
+                                           ("junit", "<skipped"), ("policyreport", "result: skip")])
+def test_not_judged_is_its_own_status_in_every_format(fmt: str, mark: str) -> None:
+    _, out, _ = _cli("audit", "--state", str(CLEAN), "--format", fmt, "--today", TODAY)
+    assert mark in out and "needs the intent" in out, fmt

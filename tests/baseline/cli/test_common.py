@@ -124,3 +124,12 @@ def test_write_report_names_what_it_could_not_write(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "such" / "dir" / "report.json"
     problem = write_report(str(missing), ["{}"])
     assert problem is not None and str(missing) in problem
+
+
+def test_a_new_report_gets_the_mode_open_would_give_it(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        assert write_report(str(tmp_path / "new.json"), ["{}"]) is None
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.json").st_mode) == 0o644

@@ -146,7 +146,7 @@ def test_a_cell_is_its_worst_finding_with_counts() -> None:
     assert c.cells["POD-02"].status == "excepted"
     assert c.cells["POD-03"].status == "unknown"
     assert "POD-04" not in c.cells  # no subject on this cluster: n/a
-    assert c.counts == {"fail": 1, "unknown": 2, "excepted": 2, "pass": 3}
+    assert c.counts == {"fail": 1, "unknown": 2, "not-judged": 0, "excepted": 2, "pass": 3}
     row = report_of((snapshot("a"), mixed)).to_dict()["clusters"][0]
     assert row["cells"]["POD-01"]["status"] == "fail" and "POD-04" not in row["cells"]
 
@@ -542,8 +542,12 @@ def test_fleet_exit_codes(tmp_path: Path) -> None:
     base = ["fleet", "--today", "2026-11-22", "--format", "json"]
     # judged with its intent, the clean eks-prod stack blocks nothing
     assert run(*base, "--state-dir", str(exports), "--stacks-dir", str(STACKS))[0] == EXIT_OK
-    # with the catalog's defaults (no intended admins) CL-08 fails: critical, enforced
-    assert run(*base, "--state-dir", str(exports))[0] == EXIT_BLOCKED
+    # without its stack's intent, CL-08 (are the cluster-admins the intended ones?) is not judged,
+    # never a critical failure: nothing blocks, and the report says what would judge it
+    code, out, err = run(*base, "--state-dir", str(exports))
+    assert code == EXIT_OK, err
+    cells = json.loads(out)["clusters"][0]["cells"]
+    assert cells["CL-08"]["status"] == "not-judged" and "--stacks-dir" in err
     # a corrupt export is reported; the rest is judged; an incomplete, unblocked fleet is not "ok"
     (exports / "corrupt.json").write_text('{"version": 3, "deployment": {"resources": [', encoding="utf-8")
     code, out, err = run(*base, "--state-dir", str(exports), "--stacks-dir", str(STACKS))
@@ -551,7 +555,11 @@ def test_fleet_exit_codes(tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["summary"]["clusters"] == 1 and doc["errors"][0]["source"].endswith("corrupt.json")
     # ... but a blocked cluster is a definite answer whatever else could not be read
-    assert run(*base, "--state-dir", str(exports))[0] == EXIT_BLOCKED
+    drifted = tmp_path / "drifted"
+    drifted.mkdir()
+    shutil.copy(DRIFTED_EXPORT, drifted / "eks-prod.json.gz")
+    shutil.copy(exports / "corrupt.json", drifted / "corrupt.json")
+    assert run(*base, "--state-dir", str(drifted), "--stacks-dir", str(STACKS), "--fail-on", "high")[0] == EXIT_BLOCKED
     # nothing readable, nothing given, no such directory: bad input
     only_corrupt = tmp_path / "corrupt"
     only_corrupt.mkdir()
