@@ -42,7 +42,9 @@ CORE = textwrap.dedent(
     intent = intent_from_config(read_stack_config("stacks/Pulumi.eks-prod.yaml"), base_dir="stacks")
     assert render_admission(intent), "no admission objects"
     state = "tests/fixtures/state/eks-prod-drifted.json.gz"
-    code = main(["audit", "--format", "json", "--output", "/dev/null", "--state", state])
+    import tempfile  # never --output /dev/null here: a regression there would replace the machine's device
+    with tempfile.TemporaryDirectory() as tmp:
+        code = main(["audit", "--format", "json", "--output", tmp + "/report.json", "--state", state])
     loaded = sorted(m for m in sys.modules if m.split(".")[0] in SDKS)
     print(json.dumps({"audit": code, "sdks": loaded}))
     """
