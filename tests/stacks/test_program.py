@@ -124,21 +124,15 @@ def test_unsupported_cloud_is_a_clear_error(pulumi_mocks: RecordingMocks, monkey
 
 
 @pytest.mark.parametrize(
-    ("cloud", "sdk", "extra", "intent"),
-    [
-        ("gke", "pulumi_gcp", "gcp", {"gke": {"project": "acme-prod", "location": "europe-west1"}}),
-        ("eks", "pulumi_aws", "aws", {}),
-    ],
+    ("cloud", "sdk", "extra"),
+    [("gke", "pulumi_gcp", "gcp"), ("eks", "pulumi_aws", "aws"), ("aks", "pulumi_azure_native", "azure")],
 )
 def test_a_missing_cloud_sdk_names_the_extra_that_installs_it(
-    pulumi_mocks: RecordingMocks, monkeypatch: pytest.MonkeyPatch, cloud: str, sdk: str, extra: str, intent: Any
+    pulumi_mocks: RecordingMocks, monkeypatch: pytest.MonkeyPatch, cloud: str, sdk: str, extra: str
 ) -> None:
     monkeypatch.setitem(sys.modules, sdk, None)  # as if installed without the cloud's extra
     monkeypatch.delitem(sys.modules, f"providers.{cloud}", raising=False)
-    config = _stack("eks-prod")
-    if intent:
-        config["intent"] = {"cluster": {"cloud": cloud, **intent}}
-    _set_config(config)
+    _set_config(_stack(f"{cloud}-prod"))  # a sample stack whose intent is valid for its cloud
     with pytest.raises(pulumi.RunError) as err:
         _run_program()
     assert f"pip install 'fleet-baseline[{extra}]'" in str(err.value)
