@@ -198,13 +198,13 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             today=today,
             intent_hint=hint,
         )
-        judged = audit(snap, evaluator, intent=intent)
-        findings.extend(judged)
+        snapshot_findings = audit(snap, evaluator, intent=intent)
+        findings.extend(snapshot_findings)
         if args.record:
             from baseline.cli.history import observe
 
             name = snap.cluster or (intent.cluster.name if intent is not None else None) or snap.source
-            observations.append(observe(snap, judged, name))
+            observations.append(observe(snap, snapshot_findings, name))
         if args.debug:
             print(f"audit: {snap.source}: {len(snap.subjects)} objects, {len(snap.problems)} problems", file=err)
     if intent is None:
@@ -244,12 +244,12 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"note: {note}", file=err)
     for problem in problems:
         print(f"warning: {problem}", file=err)
-    judged = sum(len(s.subjects) for s in snapshots)
+    read = sum(len(s.subjects) for s in snapshots)
     if not findings:
         why = (
             "no Kubernetes objects or cloud resources were read"
-            if not judged
-            else f"none of the {judged} objects read is of a kind any control judges"
+            if not read
+            else f"none of the {read} objects read is of a kind any control judges"
         )
         print(f"error: nothing was judged: {why} (from {', '.join(s.source for s in snapshots)})", file=err)
         return EXIT_BAD_INPUT
