@@ -74,7 +74,9 @@ class Subject:
     Kind, namespace, name and reference are derived once, at construction: an audit asks for them
     for every control of every object. ``plain`` is the reader's word that the properties hold no
     unknown and nothing the CEL runtime refuses (it saw every value as it built them); the
-    evaluator then skips its own walk of them. False only means nobody looked.
+    evaluator then skips its own walks of them. A Kubernetes object that is not plain is judged as
+    the API server keeps it: every null-valued key dropped (a plain one holds no null). False only
+    means nobody looked.
     """
 
     props: Mapping[str, Any]
@@ -90,7 +92,7 @@ class Subject:
 
     def __post_init__(self) -> None:
         kk = _kube_kind(self.props, self.type)
-        if kk is not None:  # a Kubernetes object is judged as the API server keeps it: nulls are unset
+        if kk is not None and not self.plain:  # judged as the API server keeps it: nulls are unset
             object.__setattr__(self, "props", drop_nulls(self.props))
         md = self.metadata
         raw_name = md.get("name")

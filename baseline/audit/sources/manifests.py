@@ -207,8 +207,9 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int, bool
     exhaust a stack; aliases are refused before they can expand.
 
     The fourth item of each document says it is *plain*: every value one the CEL runtime holds (no
-    integer beyond 64 bits, every key a string, boolean or such an integer) and no string one of the
-    engine's unknown sentinels. Seen here at no cost, it spares the evaluator its own walk of them.
+    integer beyond 64 bits, every key a string, boolean or such an integer), no string one of the
+    engine's unknown sentinels and no null in a mapping. Seen here at no cost, it spares the
+    evaluator its own walks of them.
     """
     if not yaml.__with_libyaml__:
         return None
@@ -268,8 +269,10 @@ def _tree_documents(text: str, max_nodes: int) -> list[tuple[int, Any, int, bool
                     elif kind_of is int:
                         if not low <= value <= high:
                             plain = False
-                    elif value is None and containers and keys[-1] is _NO_KEY and type(containers[-1]) is dict:
-                        plain = False  # a null key: CEL's maps take none
+                    elif value is None and containers and type(containers[-1]) is dict:
+                        # a null key (CEL's maps take none), or a null value, which the evaluator
+                        # drops as the API server does (Subject): a plain document holds no null
+                        plain = False
                 elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                     if event.anchor is not None or event.tag is not None or len(containers) >= depth_limit:
                         return None

@@ -409,3 +409,16 @@ def test_a_state_audit_without_its_stack_does_not_judge_what_needs_the_intent() 
 def test_not_judged_is_its_own_status_in_every_format(fmt: str, mark: str) -> None:
     _, out, _ = _cli("audit", "--state", str(CLEAN), "--format", fmt, "--today", TODAY)
     assert mark in out and "needs the intent" in out, fmt
+
+
+def test_a_manifest_with_nulls_is_judged_as_the_api_server_keeps_it(tmp_path: Path) -> None:
+    """Read from YAML (the tree reader marks a null-holding document not plain): rules: null is a
+    ClusterRole with no rules, initContainers: null a pod with none; decided, not unknown."""
+    (tmp_path / "role.yaml").write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: null\n"
+        "---\n" + POD.replace("spec:\n", "spec:\n  initContainers: null\n")
+    )
+    _, out, _ = _cli("audit", str(tmp_path), "--format", "json", "--show-passes")
+    found = {(f["control"], f["subject"]): f["status"] for f in json.loads(out)["findings"]}
+    assert all(found[(c, "ClusterRole/agg")] == "pass" for c in ("RB-02", "RB-03", "RB-04")), found
+    assert "unknown" not in {s for (c, subject), s in found.items() if subject == "Pod/shop/web"}
