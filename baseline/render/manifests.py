@@ -176,7 +176,7 @@ def write_files(files: Mapping[str, str], out_dir: str | Path) -> tuple[list[str
 
 def eks_irsa_annotations(intent: Intent, account_id: str) -> dict[tuple[str, str], dict[str, Any]]:
     """The IRSA role annotations the EKS component puts on workload service accounts."""
-    from providers.eks import workload_role_name
+    from providers.eks_args import workload_role_name
 
     partition = intent.cluster.eks.partition if intent.cluster.eks else "aws"
     return {
