@@ -21,7 +21,7 @@ from baseline.catalog import Catalog, CatalogError, Control, Example, load_catal
 from baseline.cel import CelCompileError
 from baseline.evaluator import Evaluator, Finding, Subject
 
-__all__ = ["CustomCheck", "check_custom_controls"]
+__all__ = ["CustomCheck", "check_custom_controls", "example_subjects"]
 
 
 @dataclass
@@ -38,7 +38,9 @@ class CustomCheck:
         return not self.problems
 
 
-def _subjects(example: Example) -> list[Subject]:
+def example_subjects(example: Example) -> list[Subject]:
+    """What a control example judges: the object, or each item of a ``List`` (Kubernetes objects, or
+    cloud resources as ``{type, properties}``). The built-ins' example tests use it too."""
     obj = example.object
     if obj.get("apiVersion") == "v1" and obj.get("kind") == "List":
         return [
@@ -53,7 +55,7 @@ def _findings(catalog: Catalog, control: Control, example: Example, evaluators: 
     evaluator = evaluators.get(key)
     if evaluator is None:
         evaluator = evaluators[key] = Evaluator(catalog, params=dict(example.params))
-    subjects = _subjects(example)
+    subjects = example_subjects(example)
     if any(t.scope == "stack" for t in control.applicable_targets()):
         found = evaluator.evaluate_all(subjects)
     else:

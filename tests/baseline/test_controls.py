@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from baseline.catalog import Catalog, Control, Example, load_catalog
-from baseline.evaluator import Evaluator, Finding, Subject, intent_params
+from baseline.custom import example_subjects
+from baseline.evaluator import Evaluator, Finding, intent_params
 from baseline.intent import Intent
 
 CATALOG: Catalog = load_catalog()
@@ -141,20 +142,9 @@ def _cases() -> Iterator[Any]:
             yield pytest.param(control, example, id=f"{control.id}-{example.expect}-{example.path.stem}")
 
 
-def _subjects(example: Example) -> list[Subject]:
-    obj = example.object
-    if obj.get("apiVersion") == "v1" and obj.get("kind") == "List":
-        # items are Kubernetes objects, or cloud resources as {type, properties}
-        return [
-            Subject(item["properties"], type=item["type"], name=f"r{i}") if "type" in item else Subject(item)
-            for i, item in enumerate(obj.get("items", []))
-        ]
-    return [Subject(obj, type=example.type)]
-
-
 def _findings(control: Control, example: Example) -> list[Finding]:
     evaluator = _evaluator(json.dumps({**DEFAULT_PARAMS, **example.params}, sort_keys=True))
-    subjects = _subjects(example)
+    subjects = example_subjects(example)
     if any(t.scope == "stack" for t in control.applicable_targets()):
         found = evaluator.evaluate_all(subjects)
     else:
@@ -235,7 +225,7 @@ def test_examples_target_what_the_control_checks(control: Control) -> None:
     types = {t.type for t in control.applicable_targets() if t.type}
     kinds = {k.kind for t in control.applicable_targets() for k in t.kinds}
     for example in control.examples():
-        subjects = _subjects(example)
+        subjects = example_subjects(example)
         judged = [s for s in subjects if s.type in types or (s.kube_kind is not None and s.kube_kind[1] in kinds)]
         # a stack-scoped example holds other objects of the namespace too; a plain one is the subject
         assert judged if len(subjects) > 1 else judged == subjects, example.path
