@@ -702,12 +702,12 @@ class HasCustomControls(Protocol):
     def custom_controls(self) -> Sequence[str]: ...
 
 
-def intent_catalog(intent: HasCustomControls, catalog: Catalog | None = None) -> Catalog:
+def intent_catalog(intent: HasCustomControls | None, catalog: Catalog | None = None) -> Catalog:
     """The catalog an intent is judged by: ``catalog`` if given, else the shipped one plus the intent's
-    ``customControls`` directories."""
+    ``customControls`` directories (the shipped one alone without an intent)."""
     if catalog is not None:
         return catalog
-    return load_catalog(extra=tuple(intent.custom_controls))
+    return load_catalog(extra=tuple(intent.custom_controls) if intent is not None else ())
 
 
 def _load_catalog_from(directory: Path, extra: Sequence[Path] = ()) -> Catalog:

@@ -153,7 +153,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         read_manifests,
         read_state,
     )
-    from baseline.catalog import SEVERITY_ORDER, CatalogError, intent_catalog, load_catalog
+    from baseline.catalog import SEVERITY_ORDER, CatalogError, intent_catalog
     from baseline.evaluator import Evaluator, Finding
     from baseline.loader import IntentError
 
@@ -170,7 +170,7 @@ def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         intent = stack_intent(args)
         # with --stack, the intent's customControls join the built-ins, as in the pack and at admission
-        catalog = intent_catalog(intent) if intent is not None else load_catalog()
+        catalog = intent_catalog(intent)
         if args.manifests:
             max_manifest = args.max_manifest_bytes or DEFAULT_MAX_MANIFEST_BYTES
             jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)

@@ -54,7 +54,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from baseline.catalog import CatalogError, intent_catalog, load_catalog
+    from baseline.catalog import CatalogError, intent_catalog
     from baseline.loader import IntentError
     from baseline.render.listing import control_rows, format_controls
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _validate(args, out, err)
     try:
         intent = stack_intent(args)
-        catalog = intent_catalog(intent) if intent is not None else load_catalog()
+        catalog = intent_catalog(intent)
     except (IntentError, CatalogError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT

@@ -36,13 +36,13 @@ def _where(target: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from baseline.catalog import CatalogError, intent_catalog, load_catalog
+    from baseline.catalog import CatalogError, intent_catalog
     from baseline.loader import IntentError
     from baseline.render.listing import control_rows
 
     try:
         intent = stack_intent(args)
-        catalog = intent_catalog(intent) if intent is not None else load_catalog()
+        catalog = intent_catalog(intent)
     except (IntentError, CatalogError) as exc:
         print(f"error: {exc}", file=err)
         return EXIT_BAD_INPUT
