@@ -332,10 +332,7 @@ def _k8s_versions() -> list[str]:
 
 @pytest.fixture(scope="module")
 def crds() -> Any:
-    root = crd.crds_dir()
-    if not root.is_dir():
-        pytest.skip(f"CRD schemas not found at {root} (set FLEET_BASELINE_CRDS to the directory of CRD files)")
-    return crd.CrdIndex(root)
+    return crd.crd_index()
 
 
 def test_kubernetes_validate_is_strict() -> None:

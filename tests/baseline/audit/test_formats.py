@@ -31,7 +31,7 @@ from baseline.audit.formats import FORMATS, SECURITY_SEVERITY, AuditContext, ren
 from baseline.catalog import SEVERITY_ORDER, load_catalog
 from baseline.evaluator import Evaluator, Finding, Subject
 from baseline.intent import ExceptionIntent
-from tests.providers.crd_validation import CrdIndex, crds_dir
+from tests.providers.crd_validation import CrdIndex, crd_index
 
 CATALOG = load_catalog()
 TODAY = dt.date(2026, 5, 1)
@@ -486,10 +486,7 @@ def test_junit_merges_two_findings_of_one_control_on_one_subject() -> None:
 
 @pytest.fixture(scope="module")
 def crds() -> CrdIndex:
-    root = crds_dir() / "policyreport"
-    if not root.is_dir():
-        pytest.skip(f"no PolicyReport CRDs at {root} (set FLEET_BASELINE_CRDS)")
-    return CrdIndex(root)
+    return crd_index("policyreport")
 
 
 def reports(findings: list[Finding] = FINDINGS, context: AuditContext = CONTEXT) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from baseline.render.gitops import GitOpsError, GitOpsOptions
 from baseline.render.manifests import render_files, write_files
 from providers.engines import engine_release_args
 from providers.incluster import incluster_manifests
-from tests.providers.crd_validation import CrdIndex, crds_dir
+from tests.providers.crd_validation import CrdIndex, crd_index
 
 ROOT = Path(__file__).resolve().parents[3]
 STACKS = ROOT / "stacks"
@@ -38,10 +38,7 @@ def intent() -> Any:
 
 @pytest.fixture(scope="module")
 def crds() -> CrdIndex:
-    root = crds_dir()
-    if not root.is_dir():
-        pytest.skip(f"CRD schemas not found at {root} (set FLEET_BASELINE_CRDS to the directory of CRD files)")
-    return CrdIndex(root)
+    return crd_index()
 
 
 def _objects(text: str) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from baseline.cli import main
 from baseline.loader import intent_from_config, read_stack_config
 from baseline.render.manifests import GENERATED_MARKER, RenderError, eks_irsa_annotations, render_files, write_files
 from providers.incluster import incluster_manifests
-from tests.providers.crd_validation import CrdIndex, crds_dir
+from tests.providers.crd_validation import crd_index
 
 ROOT = Path(__file__).resolve().parents[3]
 STACKS = ROOT / "stacks"
@@ -66,12 +66,7 @@ def test_render_is_the_components_object_list(intent: Any, engine: str) -> None:
 
 
 def test_rendered_objects_validate_strictly(intent: Any) -> None:
-    root = crds_dir()
-    if not root.is_dir():
-        pytest.skip(
-            f"CRD schemas not found at {root} (set FLEET_BASELINE_CRDS to the directory of CRD files)"
-        )
-    crds = CrdIndex(root)
+    crds = crd_index()
     every = _k8s_versions()
     versions = [every[0], every[-1]]  # test_admission walks every version for the admission objects
     for engine in ENGINES:
