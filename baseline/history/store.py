@@ -22,8 +22,9 @@ import hashlib
 import json
 import math
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,35 +90,31 @@ def p90(values: Sequence[float]) -> float:
 # =========================================================================== back ends
 
 
-class _Backend:
+class _Backend(ABC):
     """A connection plus what differs between engines: placeholders, the auto id, locking."""
 
     name = ""
     id_column = ""
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
-    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
-    @contextmanager
-    def write(self) -> Iterator[None]:
+    @abstractmethod
+    def write(self) -> AbstractContextManager[None]:
         """One transaction holding the store's single writer lock."""
-        raise NotImplementedError
-        yield  # pragma: no cover
 
-    @contextmanager
-    def read(self) -> Iterator[None]:
+    @abstractmethod
+    def read(self) -> AbstractContextManager[None]:
         """One consistent snapshot for a query."""
-        raise NotImplementedError
-        yield  # pragma: no cover
 
-    def has_table(self, table: str) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def has_table(self, table: str) -> bool: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 class _Sqlite(_Backend):
