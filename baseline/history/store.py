@@ -22,6 +22,7 @@ import hashlib
 import json
 import math
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -126,13 +127,30 @@ class _Sqlite(_Backend):
         try:
             self.conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False)
             self.conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = self._wal(busy_timeout)
             self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as err:
             raise HistoryError(f"{path}: not a usable history store: {err}") from err
         if not mode or str(mode[0]).lower() != "wal":
             raise HistoryError(f"{path}: SQLite could not switch the store to WAL mode (got {mode})")
+
+    def _wal(self, busy_timeout: float) -> tuple[Any, ...] | None:
+        """Switch the store to WAL (it stays so: later opens only read the mode). The switch takes an
+        exclusive lock for which SQLite does not call the busy handler, so two processes opening a
+        new store at once see "database is locked": retried here until the busy timeout."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                mode: tuple[Any, ...] | None = self.conn.execute("PRAGMA journal_mode").fetchone()
+                if mode and str(mode[0]).lower() == "wal":
+                    return mode
+                switched: tuple[Any, ...] | None = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                return switched
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.05)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, tuple(params)).fetchall()
